@@ -1,0 +1,1 @@
+"""EventSourcingDB for Python: an async client, an embedded emulator, typed events, aggregates."""

@@ -21,6 +21,7 @@ EventSourcingDBError                   (CustomError)
 │   │       └── InvalidSchemaError             the schema itself is not acceptable
 │   └── StoreReadOnlyError             503: the store is in read-only mode
 ├── OutcomeUnknownError                a write may or may not have been stored: never retry blindly
+├── ContainerError                     the server's Docker container could not be started
 └── IntegrityError                     an event failed verification
     ├── HashMismatchError
     ├── UnsupportedHashVersionError
@@ -235,6 +236,10 @@ class OutcomeUnknownError(EventSourcingDBError):
         self.path = path
 
 
+class ContainerError(EventSourcingDBError):
+    """The EventSourcingDB container could not be started or used (no Docker engine, ...)."""
+
+
 class IntegrityError(EventSourcingDBError):
     """An event failed verification of its hash or signature."""
 
@@ -265,6 +270,7 @@ __all__ = [
     "ClientClosedError",
     "ClientError",
     "ConcurrencyError",
+    "ContainerError",
     "CustomError",
     "ErrorCode",
     "EventSourcingDBError",

@@ -1,1 +1,150 @@
-"""EventSourcingDB for Python: an async client, an embedded emulator, typed events, aggregates."""
+"""EventSourcingDB for Python: an async client, an embedded emulator, typed events, aggregates.
+
+```python
+from eventsourcingdb import Client
+
+async with Client(base_url="http://localhost:3000", api_token="secret") as client:
+    await client.ping()
+```
+
+Every public name lives here; `Container` (testcontainers) is imported only when first used.
+"""
+
+import importlib as _importlib
+import typing as _typing
+
+from eventsourcingdb.client import Client
+from eventsourcingdb.errors import (
+    AuthenticationError,
+    ClientClosedError,
+    ClientError,
+    ConcurrencyError,
+    ContainerError,
+    CustomError,
+    ErrorCode,
+    EventSourcingDBError,
+    EventTypeNotFoundError,
+    HashMismatchError,
+    HeartbeatTimeoutError,
+    IntegrityError,
+    InternalError,
+    InvalidArgumentError,
+    InvalidSchemaError,
+    MissingSignatureError,
+    OutcomeUnknownError,
+    ProtocolError,
+    QueryError,
+    RateLimitedError,
+    SchemaAlreadyRegisteredError,
+    SchemaError,
+    SchemaViolationError,
+    ServerError,
+    SignatureMismatchError,
+    StoreReadOnlyError,
+    StreamStalledError,
+    TransportError,
+    UnsupportedHashVersionError,
+    ValidationError,
+)
+from eventsourcingdb.event import Event, EventCandidate
+from eventsourcingdb.event_type import EventType
+from eventsourcingdb.options import (
+    Bound,
+    BoundType,
+    IfEventIsMissingDuringObserve,
+    IfEventIsMissingDuringRead,
+    ObserveEventsOptions,
+    ObserveFromLatestEvent,
+    Order,
+    ReadEventsOptions,
+    ReadFromLatestEvent,
+)
+from eventsourcingdb.preconditions import (
+    IsEventQlQueryTrue,
+    IsSubjectOnEventId,
+    IsSubjectPopulated,
+    IsSubjectPristine,
+    Precondition,
+    SubjectPrecondition,
+)
+
+if _typing.TYPE_CHECKING:
+    from eventsourcingdb.container import Container
+
+__all__ = [
+    "AuthenticationError",
+    "Bound",
+    "BoundType",
+    "Client",
+    "ClientClosedError",
+    "ClientError",
+    "ConcurrencyError",
+    "Container",
+    "ContainerError",
+    "CustomError",
+    "ErrorCode",
+    "Event",
+    "EventCandidate",
+    "EventSourcingDBError",
+    "EventType",
+    "EventTypeNotFoundError",
+    "HashMismatchError",
+    "HeartbeatTimeoutError",
+    "IfEventIsMissingDuringObserve",
+    "IfEventIsMissingDuringRead",
+    "IntegrityError",
+    "InternalError",
+    "InvalidArgumentError",
+    "InvalidSchemaError",
+    "IsEventQlQueryTrue",
+    "IsSubjectOnEventId",
+    "IsSubjectPopulated",
+    "IsSubjectPristine",
+    "MissingSignatureError",
+    "ObserveEventsOptions",
+    "ObserveFromLatestEvent",
+    "Order",
+    "OutcomeUnknownError",
+    "Precondition",
+    "ProtocolError",
+    "QueryError",
+    "RateLimitedError",
+    "ReadEventsOptions",
+    "ReadFromLatestEvent",
+    "SchemaAlreadyRegisteredError",
+    "SchemaError",
+    "SchemaViolationError",
+    "ServerError",
+    "SignatureMismatchError",
+    "StoreReadOnlyError",
+    "StreamStalledError",
+    "SubjectPrecondition",
+    "TransportError",
+    "UnsupportedHashVersionError",
+    "ValidationError",
+]
+
+_LAZY = frozenset({"Container"})
+"""Public names imported on first access (they pull in heavy optional dependencies)."""
+
+
+def __getattr__(name: str) -> _typing.Any:
+    if name in _LAZY:
+        value = getattr(_importlib.import_module("eventsourcingdb.container"), name)
+        value.__module__ = __name__
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _LAZY)
+
+
+for _name in __all__:
+    if _name in _LAZY:
+        continue
+    _value = globals()[_name]
+    if isinstance(_value, type) and _value.__module__.startswith(__name__ + "."):
+        _value.__module__ = __name__
+del _name, _value

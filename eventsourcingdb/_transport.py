@@ -1,0 +1,346 @@
+"""The one module that speaks HTTP, through httpx: it sends `Request` values and hands back bytes.
+
+One-shot answers are read whole within the request timeout. Streamed answers have no total
+timeout; instead each wait for the next chunk is limited by the stall timeout (no byte for N
+seconds), so an observation can run for days. Every httpx failure becomes a `TransportFailure`
+that says whether the request may have reached the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Final
+
+import httpx
+
+from eventsourcingdb import _wire
+from eventsourcingdb._protocol.errors import FailureKind, TransportFailure
+from eventsourcingdb._protocol.requests import Request
+from eventsourcingdb.errors import InvalidArgumentError
+
+_log = logging.getLogger("eventsourcingdb.transport")
+
+ERROR_BODY_LIMIT: Final = 64 * 1024
+"""How much of an error answer on a stream is read for its description."""
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A complete answer: status, the headers the protocol looks at, and the body."""
+
+    status: int
+    server: str | None
+    retry_after: str | None
+    body: bytes
+
+
+def _failure(
+    error: Exception, *, before_response: bool, seconds: float | None, stream: bool
+) -> TransportFailure:
+    detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    not_sent = (
+        httpx.ConnectError,
+        httpx.ConnectTimeout,
+        httpx.PoolTimeout,
+        httpx.UnsupportedProtocol,
+        httpx.ProxyError,
+    )
+    if isinstance(error, not_sent):
+        kind = FailureKind.NOT_SENT
+    elif isinstance(error, httpx.ReadTimeout | httpx.WriteTimeout):
+        kind = FailureKind.STALLED if stream else FailureKind.TIMEOUT
+    elif isinstance(error, httpx.DecodingError):
+        kind = FailureKind.MALFORMED
+    else:
+        kind = FailureKind.LOST
+    return TransportFailure(kind, detail, before_response=before_response, seconds=seconds)
+
+
+def _headers(response: httpx.Response) -> tuple[str | None, str | None]:
+    headers = response.headers
+    return headers.get(_wire.SERVER_HEADER), headers.get(_wire.RETRY_AFTER_HEADER)
+
+
+class _StallWatch:
+    """Fails a wait for the next chunk that lasts `seconds`: one timer per stream, re-armed
+    lazily, so each chunk costs a clock read instead of a new `asyncio.timeout`.
+
+    Only time spent waiting for the server counts; time the consumer spends between chunks
+    does not. When the timer fires during a wait it cancels the waiting task, and the wait
+    turns that cancellation into a stall.
+    """
+
+    __slots__ = ("_deadline", "_fired", "_handle", "_loop", "_seconds", "_task", "_waiting")
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._loop = asyncio.get_running_loop()
+        self._deadline = 0.0
+        self._handle: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[object] | None = None
+        self._waiting = False
+        self._fired = False
+
+    def begin(self) -> None:
+        """A wait starts: the server has `seconds` from now."""
+        self._deadline = self._loop.time() + self._seconds
+        self._task = asyncio.current_task()
+        self._waiting = True
+        if self._handle is None:
+            self._handle = self._loop.call_at(self._deadline, self._check)
+
+    def end(self) -> None:
+        """The wait is over (a chunk arrived, or it failed)."""
+        self._waiting = False
+
+    def _check(self) -> None:
+        self._handle = None
+        if not self._waiting or self._task is None:
+            return
+        if self._loop.time() >= self._deadline:
+            self._fired = True
+            self._task.cancel()
+        else:
+            self._handle = self._loop.call_at(self._deadline, self._check)
+
+    def claim(self) -> bool:
+        """After a cancellation: True if it was this watch's (then it is taken back)."""
+        if not self._fired or self._task is None:
+            return False
+        self._fired = False
+        return self._task.uncancel() == 0
+
+    def stop(self) -> None:
+        """Disarm for good."""
+        self._waiting = False
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+
+class StreamResponse:
+    """An answer whose body is read chunk by chunk, each wait limited by the stall timeout."""
+
+    __slots__ = (
+        "_chunks",
+        "_response",
+        "_stall_timeout",
+        "_watch",
+        "retry_after",
+        "server",
+        "status",
+    )
+
+    def __init__(self, response: httpx.Response, stall_timeout: float | None) -> None:
+        self._response = response
+        self._stall_timeout = stall_timeout
+        self._chunks = response.aiter_bytes()
+        self._watch = _StallWatch(stall_timeout) if stall_timeout is not None else None
+        self.status = response.status_code
+        self.server, self.retry_after = _headers(response)
+
+    def _stalled(self) -> TransportFailure:
+        return TransportFailure(
+            FailureKind.STALLED,
+            f"no byte within {self._stall_timeout:g} seconds",
+            before_response=False,
+            seconds=self._stall_timeout,
+        )
+
+    async def next_chunk(self) -> bytes | None:
+        """The next chunk of the body, None at its end; a stall or a broken connection raises."""
+        watch = self._watch
+        if watch is None:
+            return await self._next_chunk()
+        watch.begin()
+        try:
+            return await self._next_chunk()
+        except asyncio.CancelledError:
+            if watch.claim():
+                raise self._stalled() from None
+            raise
+        finally:
+            watch.end()
+
+    async def _next_chunk(self) -> bytes | None:
+        try:
+            return await anext(self._chunks)
+        except StopAsyncIteration:
+            return None
+        except (httpx.HTTPError, httpx.StreamError) as error:
+            raise _failure(
+                error, before_response=False, seconds=self._stall_timeout, stream=True
+            ) from error
+
+    async def read_body(self, limit: int = ERROR_BODY_LIMIT) -> bytes:
+        """Up to `limit` bytes of the body (for the text of an error answer)."""
+        parts: list[bytes] = []
+        size = 0
+        while size < limit:
+            chunk = await self.next_chunk()
+            if chunk is None:
+                break
+            parts.append(chunk)
+            size += len(chunk)
+        return b"".join(parts)[:limit]
+
+    async def drain(self, grace: float) -> bool:
+        """Read what is left of the body for at most `grace` seconds; True if it ended.
+
+        A body read to its end lets the connection go back to the pool for reuse.
+        """
+        try:
+            async with asyncio.timeout(grace):
+                async for _ in self._chunks:
+                    pass
+        except (TimeoutError, httpx.HTTPError, httpx.StreamError):
+            return False
+        return True
+
+    async def aclose(self) -> None:
+        """Release the connection (closed unless the body was read to its end)."""
+        if self._watch is not None:
+            self._watch.stop()
+        try:
+            close_chunks = getattr(self._chunks, "aclose", None)
+            if close_chunks is not None:
+                await close_chunks()
+            await self._response.aclose()
+        except (httpx.HTTPError, httpx.StreamError) as error:
+            _log.debug("closing a response failed: %s", type(error).__name__)
+
+
+class Transport:
+    """Sends requests through an httpx `AsyncClient`, created on first use unless one is given.
+
+    A given client stays the caller's (it is not closed here); the timeouts apply per request to
+    it as well.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        http_client: httpx.AsyncClient | None,
+        timeout: float | None,
+        stall_timeout: float | None,
+        connect_timeout: float | None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+            raise InvalidArgumentError(
+                f"http_client must be an httpx.AsyncClient, got {type(http_client).__name__}; "
+                "a blocking httpx.Client does not work with the async Client"
+            )
+        if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
+            raise InvalidArgumentError(
+                f"transport must be an httpx.AsyncBaseTransport, got {type(transport).__name__}"
+            )
+        if transport is not None and http_client is not None:
+            raise InvalidArgumentError(
+                "pass either http_client or transport, not both: give the transport to your "
+                "httpx.AsyncClient instead"
+            )
+        self._base_url = base_url.rstrip("/")
+        self._client = http_client
+        self._custom_transport = transport
+        self._owns_client = http_client is None
+        self._closed = False
+        self._timeout = timeout
+        self._stall_timeout = stall_timeout
+        self._one_shot_timeouts = httpx.Timeout(
+            connect=connect_timeout, read=timeout, write=timeout, pool=timeout
+        )
+        self._stream_timeouts = httpx.Timeout(
+            connect=connect_timeout, read=stall_timeout, write=timeout, pool=timeout
+        )
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._closed:
+            raise RuntimeError("the transport is closed")
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                timeout=self._one_shot_timeouts,
+                follow_redirects=False,
+                transport=self._custom_transport,
+            )
+        return self._client
+
+    def _build(self, request: Request, headers: dict[str, str], stream: bool) -> httpx.Request:
+        return self._http().build_request(
+            request.method,
+            self._base_url + request.path,
+            content=request.body,
+            headers=headers,
+            timeout=self._stream_timeouts if stream else self._one_shot_timeouts,
+        )
+
+    async def send(self, request: Request, headers: dict[str, str]) -> Response:
+        """Send `request` and read its whole answer within the request timeout."""
+        http_request = self._build(request, headers, stream=False)
+        client = self._http()
+        answered = False
+        try:
+            async with asyncio.timeout(self._timeout):
+                response = await client.send(http_request, stream=True)
+                answered = True
+                try:
+                    body = await response.aread()
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            limit = self._timeout if self._timeout is not None else 0.0
+            raise TransportFailure(
+                FailureKind.TIMEOUT,
+                f"no complete answer within {limit:g} seconds",
+                before_response=not answered,
+                seconds=self._timeout,
+            ) from None
+        except (httpx.HTTPError, httpx.StreamError) as error:
+            raise _failure(
+                error, before_response=not answered, seconds=self._timeout, stream=False
+            ) from error
+        server, retry_after = _headers(response)
+        return Response(response.status_code, server, retry_after, body)
+
+    @asynccontextmanager
+    async def stream(
+        self, request: Request, headers: dict[str, str]
+    ) -> AsyncIterator[StreamResponse]:
+        """Send `request` and yield its answer for reading chunk by chunk; closes it on exit.
+
+        Waiting for the status line counts against the stall timeout too.
+        """
+        http_request = self._build(request, headers, stream=True)
+        client = self._http()
+        try:
+            async with asyncio.timeout(self._stall_timeout):
+                response = await client.send(http_request, stream=True)
+        except TimeoutError:
+            limit = self._stall_timeout if self._stall_timeout is not None else 0.0
+            raise TransportFailure(
+                FailureKind.STALLED,
+                f"no answer within {limit:g} seconds",
+                before_response=True,
+                seconds=self._stall_timeout,
+            ) from None
+        except (httpx.HTTPError, httpx.StreamError) as error:
+            raise _failure(
+                error, before_response=True, seconds=self._stall_timeout, stream=True
+            ) from error
+        answer = StreamResponse(response, self._stall_timeout)
+        try:
+            yield answer
+        finally:
+            await answer.aclose()
+
+    async def aclose(self) -> None:
+        """Close the httpx client if this transport created it; a given one stays open."""
+        self._closed = True
+        if self._owns_client and self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()

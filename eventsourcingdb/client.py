@@ -1,0 +1,388 @@
+"""`Client`: the async low-level client of EventSourcingDB, a thin shell over `_protocol`.
+
+Each method prepares its call (validating every argument before any network traffic), makes sure
+the API version is known (probing v2 once, falling back to v1), sends the request through the
+transport and hands the answer back to the protocol layer to interpret.
+
+Retries: writes (`write_events`, `register_event_schema`) are never retried; a write whose answer
+was lost raises `OutcomeUnknownError`. A call that only reads is sent once more, immediately, when
+the connection broke before any answer arrived (a kept-alive connection the server had closed).
+Streams are not resumed once values were delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypeVar
+from urllib.parse import urlsplit
+
+from eventsourcingdb._protocol import calls
+from eventsourcingdb._protocol.errors import TransportFailure, failure_error
+from eventsourcingdb._protocol.negotiation import Negotiation
+from eventsourcingdb._protocol.requests import ApiVersion, Request
+from eventsourcingdb._transport import Response, Transport
+from eventsourcingdb.errors import ClientClosedError, InvalidArgumentError
+from eventsourcingdb.event import Event, EventCandidate
+from eventsourcingdb.event_type import EventType
+from eventsourcingdb.options import ObserveEventsOptions, ReadEventsOptions
+from eventsourcingdb.preconditions import Precondition
+
+if TYPE_CHECKING:
+    import httpx
+
+_log = logging.getLogger("eventsourcingdb.client")
+
+T = TypeVar("T")
+
+_END_GRACE: Final = 1.0
+"""How long to wait for the body to end after a v2 `end` item (lets the connection be reused)."""
+
+
+def _closed_error() -> ClientClosedError:
+    return ClientClosedError(
+        "the client is closed (by aclose() or at the end of its async with block); create a new "
+        "Client to talk to the server again"
+    )
+
+
+def _check_base_url(base_url: object) -> str:
+    if not isinstance(base_url, str):
+        raise InvalidArgumentError(
+            f"base_url must be a string such as 'http://localhost:3000', got "
+            f"{type(base_url).__name__}"
+        )
+    try:
+        parts = urlsplit(base_url)
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError as error:
+        raise InvalidArgumentError(f"base_url {base_url!r} is malformed: {error}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidArgumentError(
+            f"base_url {base_url!r} is malformed: use an http or https URL with a host, for "
+            "example 'http://localhost:3000'"
+        )
+    if parts.query or parts.fragment:
+        raise InvalidArgumentError(
+            f"base_url {base_url!r} must not have a query or fragment: pass only scheme, host, "
+            "port and (behind a proxy) a path prefix"
+        )
+    return base_url
+
+
+def _check_api_token(api_token: object) -> str:
+    if not isinstance(api_token, str):
+        raise InvalidArgumentError(f"api_token must be a string, got {type(api_token).__name__}")
+    if not api_token.strip():
+        raise InvalidArgumentError(
+            "api_token must not be empty: pass the token the server was started with"
+        )
+    if not all(" " <= character <= "~" for character in api_token):
+        raise InvalidArgumentError(
+            "api_token may only contain printable ASCII characters (it is sent in an HTTP "
+            "header); check for a stray newline or a copied non-ASCII character"
+        )
+    return api_token
+
+
+def _check_seconds(value: object, what: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidArgumentError(
+            f"{what} must be a number of seconds or None, got {type(value).__name__}"
+        )
+    if not math.isfinite(value) or value <= 0:
+        raise InvalidArgumentError(
+            f"{what} must be a positive number of seconds (or None for no limit), got {value!r}"
+        )
+    return float(value)
+
+
+def _check_api_version(value: object) -> ApiVersion | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or value not in (1, 2):
+        raise InvalidArgumentError(
+            f"api_version must be 1, 2 or None (probe the server), got {value!r}"
+        )
+    return ApiVersion(value)
+
+
+class Client:
+    """The async client of EventSourcingDB; use it with `async with` or close it with `aclose()`.
+
+    `timeout` limits one-shot requests (status and whole body); streams instead fail after
+    `stall_timeout` seconds without a byte, so observing can run for days. `None` disables a
+    limit. An injected `http_client` is used as is and stays open after `aclose()`; the
+    timeouts still apply per request. A `transport` (an httpx transport, such as the emulator's
+    in-process one) is used by the client's own connection pool, which `aclose()` closes.
+    `api_version` fixes the API (1 or 2) instead of probing.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_token: str,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        timeout: float | None = 30.0,
+        stall_timeout: float | None = 30.0,
+        connect_timeout: float | None = 10.0,
+        api_version: Literal[1, 2] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._base_url = _check_base_url(base_url)
+        self._api_token = _check_api_token(api_token)
+        self._transport = Transport(
+            self._base_url,
+            http_client=http_client,
+            timeout=_check_seconds(timeout, "timeout"),
+            stall_timeout=_check_seconds(stall_timeout, "stall_timeout"),
+            connect_timeout=_check_seconds(connect_timeout, "connect_timeout"),
+            transport=transport,
+        )
+        self._negotiation = Negotiation(_check_api_version(api_version))
+        self._probe_lock = asyncio.Lock()
+        self._closed = False
+
+    # --- life cycle --------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """The URL of the server, as given."""
+        return self._base_url
+
+    @property
+    def api_version(self) -> int | None:
+        """The API version in use (1 or 2); None until the first call has probed the server."""
+        version = self._negotiation.version
+        return None if version is None else int(version)
+
+    @property
+    def closed(self) -> bool:
+        """Whether `aclose()` was called."""
+        return self._closed
+
+    async def __aenter__(self) -> Self:
+        self._check_open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the client and the connections it opened; using it afterwards raises.
+
+        Open streams end with `ClientClosedError` at their next chunk. Calling it twice is fine.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        await self._transport.aclose()
+
+    def __repr__(self) -> str:
+        version = self.api_version
+        state = "closed" if self._closed else f"api_version={version}"
+        return f"<{type(self).__name__} base_url={self._base_url!r} {state}>"
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise _closed_error()
+
+    # --- the core: version, sending, documents, streams --------------------------------------
+
+    async def _send(self, request: Request) -> Response:
+        attempt = 0
+        while True:
+            self._check_open()
+            try:
+                response = await self._transport.send(request, request.headers(self._api_token))
+            except TransportFailure as failure:
+                if self._closed:
+                    raise _closed_error() from None
+                if calls.may_retry(request, failure, attempt):
+                    attempt += 1
+                    _log.info("retrying %s once: %s", request.target, failure.kind.value)
+                    continue
+                raise failure_error(request, failure, self._base_url) from failure.__cause__
+            _log.debug("%s -> %d", request.target, response.status)
+            return response
+
+    async def _probe(self) -> tuple[Request, Response]:
+        request = self._negotiation.probe_request()
+        response = await self._send(request)
+        version = self._negotiation.on_probe_answer(
+            request, response.status, response.server, response.body, response.retry_after
+        )
+        _log.info("the server at %s speaks API v%d", self._base_url, int(version))
+        return request, response
+
+    async def _version(self) -> ApiVersion:
+        version = self._negotiation.version
+        if version is not None:
+            return version
+        async with self._probe_lock:
+            if self._negotiation.version is None:
+                await self._probe()
+            version = self._negotiation.version
+            assert version is not None
+            return version
+
+    async def _document(self, call: calls.DocumentCall[T]) -> T:
+        reissued = False
+        while True:
+            request = call.build(await self._version())
+            response = await self._send(request)
+            calls.check_server(request, response.server)
+            if not reissued and self._negotiation.on_answer(request, response.status):
+                reissued = True
+                _log.info("a v2 route vanished at %s; probing again", self._base_url)
+                continue
+            calls.check_status(request, response.status, response.body, response.retry_after)
+            return call.read(request, response.body)
+
+    async def _stream(self, call: calls.StreamCall[T]) -> AsyncGenerator[T, None]:
+        attempt = 0
+        reissued = False
+        while True:
+            self._check_open()
+            request = call.build(await self._version())
+            try:
+                async with self._transport.stream(
+                    request, request.headers(self._api_token)
+                ) as answer:
+                    _log.debug("%s -> %d (stream)", request.target, answer.status)
+                    calls.check_server(request, answer.server)
+                    if answer.status != 200:
+                        if not reissued and self._negotiation.on_answer(request, answer.status):
+                            reissued = True
+                            continue
+                        body = await answer.read_body()
+                        calls.check_status(request, answer.status, body, answer.retry_after)
+                    decoder = call.decoder(request)
+                    while True:
+                        chunk = await answer.next_chunk()
+                        self._check_open()
+                        if chunk is None:
+                            for value in decoder.close():
+                                yield value
+                            if decoder.failure is not None:
+                                raise decoder.failure
+                            return
+                        for value in decoder.feed(chunk):
+                            yield value
+                        if decoder.done:
+                            if decoder.failure is not None:
+                                raise decoder.failure
+                            await answer.drain(_END_GRACE)
+                            return
+            except TransportFailure as failure:
+                if self._closed:
+                    raise _closed_error() from None
+                if calls.may_retry(request, failure, attempt):
+                    attempt += 1
+                    _log.info("retrying %s once: %s", request.target, failure.kind.value)
+                    continue
+                raise failure_error(request, failure, self._base_url) from failure.__cause__
+
+    # --- the API -----------------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        """Check that the server is reachable; no token is needed (so this does not verify it)."""
+        call = calls.ping()
+        self._check_open()
+        if self._negotiation.version is None:
+            async with self._probe_lock:
+                if self._negotiation.version is None:
+                    request, response = await self._probe()
+                    if self._negotiation.version is ApiVersion.V2:
+                        call.read(request, response.body)
+                        return
+        await self._document(call)
+
+    async def verify_api_token(self) -> None:
+        """Check that the server accepts the API token; raises `AuthenticationError` if not."""
+        call = calls.verify_api_token()
+        self._check_open()
+        await self._document(call)
+
+    async def write_events(
+        self,
+        events: Sequence[EventCandidate | Mapping[str, Any]],
+        preconditions: Sequence[Precondition] | None = None,
+    ) -> list[Event]:
+        """Write `events` atomically if every precondition holds; return them as stored.
+
+        Events are `EventCandidate`s or dicts with `source`, `subject`, `type`, `data` (and
+        optionally `traceparent`, `tracestate`). A precondition that does not hold raises
+        `ConcurrencyError`; a lost answer raises `OutcomeUnknownError` (never retried).
+        """
+        call = calls.write_events(events, preconditions)
+        self._check_open()
+        return await self._document(call)
+
+    def read_events(
+        self, subject: str, options: ReadEventsOptions | None = None
+    ) -> AsyncGenerator[Event, None]:
+        """The events of `subject` (with `options.recursive`, also of nested subjects).
+
+        An async generator: `break` or `await gen.aclose()` ends it and releases its connection.
+        """
+        call = calls.read_events(subject, options)
+        self._check_open()
+        return self._stream(call)
+
+    def observe_events(
+        self, subject: str, options: ObserveEventsOptions | None = None
+    ) -> AsyncGenerator[Event, None]:
+        """The stored events of `subject`, then each new one as it is written; never ends.
+
+        An async generator: `break` or `await gen.aclose()` ends it and releases its connection.
+        A connection without a byte for `stall_timeout` seconds raises `StreamStalledError`.
+        """
+        call = calls.observe_events(subject, options)
+        self._check_open()
+        return self._stream(call)
+
+    def run_eventql_query(self, query: str) -> AsyncGenerator[Any, None]:
+        """The rows of an EventQL query; each row is the JSON value the projection produced."""
+        call = calls.run_eventql_query(query)
+        self._check_open()
+        return self._stream(call)
+
+    async def register_event_schema(self, event_type: str, json_schema: Mapping[str, Any]) -> None:
+        """Register the JSON Schema of `event_type`; a type's schema can never change."""
+        call = calls.register_event_schema(event_type, json_schema)
+        self._check_open()
+        await self._document(call)
+
+    def read_subjects(self, base_subject: str) -> AsyncGenerator[str, None]:
+        """`base_subject` and every known subject below it (`/` lists all)."""
+        call = calls.read_subjects(base_subject)
+        self._check_open()
+        return self._stream(call)
+
+    def read_event_types(self) -> AsyncGenerator[EventType, None]:
+        """Every event type that has events or a registered schema."""
+        call = calls.read_event_types()
+        self._check_open()
+        return self._stream(call)
+
+    async def read_event_type(self, event_type: str) -> EventType:
+        """One event type with its schema; raises `EventTypeNotFoundError` if the server knows
+        none of that name."""
+        call = calls.read_event_type(event_type)
+        self._check_open()
+        return await self._document(call)
+
+
+__all__ = ["Client"]

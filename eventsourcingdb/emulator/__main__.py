@@ -1,0 +1,177 @@
+"""The emulator's command line, with the real server's own flags.
+
+    python -m eventsourcingdb.emulator run --api-token secret --data-directory-temporary \\
+        --http-enabled --https-enabled=false --http-port 3000 [--signing-key-file key.pem]
+
+So a script that starts the real binary can start the emulator instead. Flags that only the
+emulator knows start with `--emulator-`. The server runs until SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from cryptography.exceptions import UnsupportedAlgorithm
+
+from eventsourcingdb.emulator.emulator import Emulator
+from eventsourcingdb.emulator.encoding import TimeFormat
+from eventsourcingdb.emulator.hashing import load_signing_key
+from eventsourcingdb.errors import ContainerError
+
+__all__ = ["main"]
+
+_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
+
+
+def _go_bool(text: str) -> bool:
+    """A boolean flag value as Go's `strconv.ParseBool` reads it."""
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {text!r}")
+
+
+def _api_versions(text: str) -> tuple[int, ...]:
+    try:
+        versions = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid API versions {text!r}, e.g. 1,2") from None
+    if not versions or any(version not in (1, 2) for version in versions):
+        raise argparse.ArgumentTypeError(f"invalid API versions {text!r}, e.g. 1,2")
+    return versions
+
+
+def _add_flag(parser: argparse.ArgumentParser, name: str, default: bool, text: str) -> None:
+    """A boolean flag as Go takes it: `--name`, `--name=true`, `--name=false`."""
+    parser.add_argument(
+        name, nargs="?", const=True, default=default, type=_go_bool, metavar="BOOL", help=text
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="eventsourcingdb-emulator",
+        description="An in-memory EventSourcingDB for tests and development.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the server")
+    run.add_argument("--api-token", required=True, help="the API token clients must send")
+    _add_flag(run, "--data-directory-temporary", False, "keep data in memory (always so)")
+    run.add_argument("--data-directory", help="not supported: the emulator keeps data in memory")
+    _add_flag(run, "--http-enabled", True, "serve plain HTTP (cannot be turned off)")
+    _add_flag(run, "--https-enabled", False, "not supported; pass false")
+    run.add_argument("--http-port", type=int, default=3000, help="the HTTP port (3000)")
+    run.add_argument("--signing-key-file", type=Path, help="an Ed25519 private key, PKCS#8 PEM")
+    _add_flag(run, "--with-ui", False, "ignored: the emulator has no UI")
+    run.add_argument("--emulator-host", default="127.0.0.1", help="the address to listen on")
+    run.add_argument(
+        "--emulator-hash-version",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="hash events with recipe 1 (default) or 2 (esdb:hash:v2:...)",
+    )
+    run.add_argument(
+        "--emulator-api-versions",
+        type=_api_versions,
+        default=(1, 2),
+        help="the API versions to offer, e.g. 1 for a server before 1.3 (default 1,2)",
+    )
+    run.add_argument(
+        "--emulator-heartbeat-interval",
+        type=float,
+        default=1.0,
+        help="seconds of silence before a heartbeat on observe and query streams (1.0)",
+    )
+    run.add_argument(
+        "--emulator-time-format",
+        choices=[time_format.value for time_format in TimeFormat],
+        default=TimeFormat.NINE_DIGITS.value,
+        help="nine fractional digits always (default), or trimmed as Go's RFC3339Nano",
+    )
+    return parser
+
+
+def _configure(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> Emulator:
+    if arguments.https_enabled:
+        parser.error("--https-enabled: the emulator serves plain HTTP only; pass false")
+    if not arguments.http_enabled:
+        parser.error("--http-enabled: the emulator serves plain HTTP; it cannot be turned off")
+    if arguments.data_directory is not None:
+        parser.error(
+            "--data-directory: the emulator keeps its data in memory; "
+            "use --data-directory-temporary"
+        )
+    if not 0 < arguments.http_port < 65536:
+        parser.error(f"--http-port: {arguments.http_port} is not a port")
+    if arguments.emulator_heartbeat_interval <= 0:
+        parser.error("--emulator-heartbeat-interval must be positive")
+    emulator = (
+        Emulator()
+        .with_port(arguments.http_port)
+        .with_api_token(arguments.api_token)
+        .with_hash_version(arguments.emulator_hash_version)
+        .with_api_versions(*arguments.emulator_api_versions)
+        .with_heartbeat_interval(arguments.emulator_heartbeat_interval)
+        .with_time_format(TimeFormat(arguments.emulator_time_format))
+    )
+    emulator.with_host(arguments.emulator_host)
+    if arguments.signing_key_file is not None:
+        try:
+            key = load_signing_key(arguments.signing_key_file.read_bytes())
+        except (OSError, ValueError, TypeError, UnsupportedAlgorithm) as error:
+            parser.error(f"--signing-key-file: cannot load {arguments.signing_key_file}: {error}")
+        emulator.with_signing_key(key)
+    return emulator
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the emulator until SIGINT or SIGTERM; the exit status is 0 after a clean stop."""
+    parser = _parser()
+    arguments, unknown = parser.parse_known_args(argv)
+    for argument in unknown:
+        print(f"eventsourcingdb-emulator: ignoring unknown argument {argument!r}", file=sys.stderr)
+    if arguments.with_ui:
+        print("eventsourcingdb-emulator: --with-ui is ignored (no UI)", file=sys.stderr)
+    emulator = _configure(arguments, parser)
+    stopping = threading.Event()
+
+    def request_stop(signal_number: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    previous = {
+        number: signal.signal(number, request_stop) for number in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        try:
+            emulator.start()
+        except ContainerError as error:
+            print(f"eventsourcingdb-emulator: {error}", file=sys.stderr)
+            return 1
+        versions = ", ".join(
+            f"v{version.value}" for version in sorted(emulator.options().api_versions)
+        )
+        print(
+            f"EventSourcingDB emulator listening on {emulator.get_base_url()} (API {versions})",
+            file=sys.stderr,
+            flush=True,
+        )
+        while not stopping.wait(0.5):
+            pass
+        return 0
+    finally:
+        emulator.stop()
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

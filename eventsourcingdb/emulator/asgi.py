@@ -1,0 +1,109 @@
+"""The emulator's handler as an ASGI application, for uvicorn (the socket front end).
+
+Streams are sent chunk by chunk as the handler yields them; when the client goes away the
+handler's generator is closed at once, so observers do not outlive their connections. uvicorn's
+h11 backend passes any method token through, `QUERY` included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from typing import Any
+
+from eventsourcingdb.emulator.handler import Handler, Request
+
+__all__ = ["AsgiApp"]
+
+_logger = logging.getLogger("eventsourcingdb.emulator")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class AsgiApp:
+    """An ASGI 3 application that answers every HTTP request with the emulator's handler."""
+
+    def __init__(self, handler: Handler) -> None:
+        self._handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        request = Request(
+            method=scope["method"],
+            path=scope["path"],
+            query=scope.get("query_string", b"").decode("latin-1"),
+            headers=tuple(
+                (name.decode("latin-1").lower(), value.decode("latin-1"))
+                for name, value in scope["headers"]
+            ),
+            body=bytes(body),
+        )
+        response = await self._handler.handle(request)
+        headers = [
+            (name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers
+        ]
+        if isinstance(response.body, bytes):
+            headers.append((b"content-length", str(len(response.body)).encode("ascii")))
+            await send(
+                {"type": "http.response.start", "status": response.status, "headers": headers}
+            )
+            await send({"type": "http.response.body", "body": response.body})
+            return
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await _stream(response.body, receive, send)
+
+
+async def _stream(chunks: AsyncIterator[bytes], receive: Receive, send: Send) -> None:
+    """Send chunks until the stream ends or the client disconnects, whichever comes first."""
+
+    async def pump() -> None:
+        async for chunk in chunks:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def watch() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    pumping = asyncio.ensure_future(pump())
+    watching = asyncio.ensure_future(watch())
+    try:
+        await asyncio.wait((pumping, watching), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (pumping, watching):
+            task.cancel()
+        for outcome in await asyncio.gather(pumping, watching, return_exceptions=True):
+            if isinstance(outcome, Exception):
+                _logger.error("the emulator failed while streaming", exc_info=outcome)
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            with contextlib.suppress(RuntimeError):
+                await close()
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    """Acknowledge startup and shutdown; the emulator needs no preparation."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

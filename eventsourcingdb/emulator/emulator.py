@@ -1,0 +1,244 @@
+"""`Emulator`: the embedded server behind the interface of `Container`, so tests can swap them.
+
+`Emulator()` listens on a free loopback port (or `with_port(p)`); `Emulator(in_process=True)`
+opens no socket at all and `get_client()` wires the in-process transport into the client.
+`start()`, `stop()`, `with ...` and the getters behave as the Container's do.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final, Self
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from eventsourcingdb.emulator.encoding import TimeFormat
+from eventsourcingdb.emulator.hashing import HashVersion
+from eventsourcingdb.emulator.options import ApiVersion, ServerOptions
+from eventsourcingdb.emulator.server import EmulatorServer, SocketServer
+from eventsourcingdb.errors import ContainerError, InvalidArgumentError
+
+if TYPE_CHECKING:
+    from eventsourcingdb.client import Client
+
+__all__ = ["IN_PROCESS_BASE_URL", "IN_PROCESS_HOST", "Emulator"]
+
+IN_PROCESS_HOST: Final = "emulator.invalid"
+"""The host name of an in-process emulator: a reserved name that no DNS resolves."""
+IN_PROCESS_BASE_URL: Final = f"http://{IN_PROCESS_HOST}"
+LOOPBACK: Final = "127.0.0.1"
+
+
+class Emulator:
+    """An in-memory EventSourcingDB with the interface of `Container`.
+
+    `Emulator().with_signing_key().start()`, then `get_client()`; `stop()` ends it (so do
+    leaving a `with` block and interpreter exit). `reset()` empties the store between tests.
+    """
+
+    def __init__(self, *, in_process: bool = False) -> None:
+        self._in_process = in_process
+        self._host = LOOPBACK
+        self._port = 0
+        self._api_token = "secret"
+        self._signing_key: Ed25519PrivateKey | None = None
+        self._hash_version = HashVersion.V1
+        self._api_versions = frozenset(ApiVersion)
+        self._heartbeat_interval = 1.0
+        self._time_format = TimeFormat.NINE_DIGITS
+        self._server: EmulatorServer | None = None
+        self._socket: SocketServer | None = None
+        self._lock = threading.RLock()
+
+    # --- configuration ----------------------------------------------------------------------
+
+    def with_port(self, port: int) -> Self:
+        """Listen on this loopback port (default: a free one)."""
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+            raise InvalidArgumentError(f"port must be an integer from 1 to 65535, got {port!r}")
+        self._port = port
+        return self
+
+    def with_host(self, host: str) -> Self:
+        """Listen on this address instead of 127.0.0.1 (e.g. `0.0.0.0` to be reachable)."""
+        if not isinstance(host, str) or not host:
+            raise InvalidArgumentError("host must be a non-empty string such as '127.0.0.1'")
+        self._host = host
+        return self
+
+    def with_api_token(self, api_token: str) -> Self:
+        """Accept this API token (default `secret`)."""
+        if not isinstance(api_token, str) or not api_token:
+            raise InvalidArgumentError("api token must be a non-empty string")
+        self._api_token = api_token
+        return self
+
+    def with_signing_key(self, key: Ed25519PrivateKey | None = None) -> Self:
+        """Sign every event with this Ed25519 key (a new one when None)."""
+        if key is not None and not isinstance(key, Ed25519PrivateKey):
+            raise InvalidArgumentError("the signing key must be an Ed25519PrivateKey")
+        self._signing_key = key if key is not None else Ed25519PrivateKey.generate()
+        return self
+
+    def with_hash_version(self, version: int) -> Self:
+        """Hash events with recipe 1 (default, unprefixed hex) or 2 (`esdb:hash:v2:...`)."""
+        try:
+            self._hash_version = HashVersion(version)
+        except ValueError:
+            raise InvalidArgumentError(f"hash version must be 1 or 2, got {version!r}") from None
+        return self
+
+    def with_api_versions(self, *versions: int) -> Self:
+        """Offer only these API versions, e.g. `with_api_versions(1)` for a server before 1.3."""
+        try:
+            chosen = frozenset(ApiVersion(version) for version in versions)
+        except ValueError:
+            raise InvalidArgumentError(
+                f"API versions must be 1 and/or 2, got {versions!r}"
+            ) from None
+        if not chosen:
+            raise InvalidArgumentError("offer at least one API version")
+        self._api_versions = chosen
+        return self
+
+    def with_heartbeat_interval(self, seconds: float) -> Self:
+        """Send heartbeats after this many idle seconds on observe and query streams (1.0)."""
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0:
+            raise InvalidArgumentError(f"heartbeat interval must be positive, got {seconds!r}")
+        self._heartbeat_interval = float(seconds)
+        return self
+
+    def with_time_format(self, time_format: TimeFormat) -> Self:
+        """Write times with nine fractional digits (default) or trimmed as Go's RFC3339Nano."""
+        if not isinstance(time_format, TimeFormat):
+            raise InvalidArgumentError(f"time format must be a TimeFormat, got {time_format!r}")
+        self._time_format = time_format
+        return self
+
+    def options(self) -> ServerOptions:
+        """The settings a server started now would run with."""
+        return ServerOptions(
+            api_token=self._api_token,
+            api_versions=self._api_versions,
+            hash_version=self._hash_version,
+            signing_key=self._signing_key,
+            heartbeat_interval=self._heartbeat_interval,
+            time_format=self._time_format,
+        )
+
+    # --- life cycle -------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Start the server (and, unless in process, listen); a running emulator stays as is."""
+        with self._lock:
+            if self._server is not None:
+                return self
+            server = EmulatorServer(self.options())
+            if not self._in_process:
+                try:
+                    listener = SocketServer(server.asgi_app(), host=self._host, port=self._port)
+                    listener.start()
+                except (OSError, RuntimeError) as error:
+                    server.close()
+                    raise ContainerError(
+                        f"the emulator could not listen on {self._host}:{self._port}: {error}"
+                    ) from error
+                self._socket = listener
+            self._server = server
+            atexit.register(self.stop)
+        return self
+
+    def stop(self) -> None:
+        """End open streams, stop listening and drop the store; harmless when not running."""
+        with self._lock:
+            server, self._server = self._server, None
+            listener, self._socket = self._socket, None
+            atexit.unregister(self.stop)
+        if server is not None:
+            server.close()
+        if listener is not None:
+            listener.stop()
+
+    def is_running(self) -> bool:
+        """Whether the emulator has been started and not stopped."""
+        return self._server is not None
+
+    def reset(self) -> None:
+        """Empty the store: events and schemas (for a clean slate in every test)."""
+        self._running().reset()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # --- access -----------------------------------------------------------------------------
+
+    def _running(self) -> EmulatorServer:
+        server = self._server
+        if server is None:
+            raise ContainerError("the emulator is not running: call start() first")
+        return server
+
+    @property
+    def server(self) -> EmulatorServer:
+        """The running server (store, handler, transports)."""
+        return self._running()
+
+    def get_host(self) -> str:
+        """The host the emulator answers on (`emulator.invalid` in process)."""
+        self._running()
+        if self._in_process:
+            return IN_PROCESS_HOST
+        return LOOPBACK if self._host in ("0.0.0.0", "") else self._host
+
+    def get_mapped_port(self) -> int:
+        """The port the emulator listens on (80, the URL's default, in process)."""
+        self._running()
+        return self._socket.port if self._socket is not None else 80
+
+    def get_base_url(self) -> str:
+        """`http://127.0.0.1:<port>`, or `http://emulator.invalid` in process."""
+        if self._in_process:
+            self._running()
+            return IN_PROCESS_BASE_URL
+        return f"http://{self.get_host()}:{self.get_mapped_port()}"
+
+    def get_api_token(self) -> str:
+        """The API token the emulator accepts."""
+        return self._api_token
+
+    def get_signing_key(self) -> Ed25519PrivateKey:
+        """The private key the emulator signs with (after `with_signing_key()`)."""
+        if self._signing_key is None:
+            raise ContainerError("no signing key configured: call with_signing_key() first")
+        return self._signing_key
+
+    def get_verification_key(self) -> Ed25519PublicKey:
+        """The public key that verifies the emulator's signatures."""
+        return self.get_signing_key().public_key()
+
+    def async_transport(self) -> httpx.AsyncBaseTransport:
+        """An httpx async transport that reaches this emulator without a socket."""
+        return self._running().async_transport()
+
+    def sync_transport(self) -> httpx.BaseTransport:
+        """An httpx sync transport that reaches this emulator without a socket."""
+        return self._running().sync_transport()
+
+    def get_client(self, **kwargs: Any) -> Client:
+        """A new `Client` for this emulator (in process: over the in-process transport)."""
+        from eventsourcingdb.client import Client
+
+        if self._in_process and "http_client" not in kwargs and "transport" not in kwargs:
+            kwargs["transport"] = self.async_transport()
+        return Client(base_url=self.get_base_url(), api_token=self._api_token, **kwargs)

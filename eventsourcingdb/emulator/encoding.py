@@ -1,0 +1,201 @@
+"""JSON and time exactly as the real server (written in Go) produces them.
+
+The server decodes `data` into Go values (numbers become float64) and re-encodes them with
+`encoding/json`: keys sorted by bytes, `<`, `>`, `&`, U+2028 and U+2029 escaped, other non-ASCII
+raw, no whitespace. Times are RFC 3339 in UTC with nanoseconds. The bytes matter because hashes
+cover them, so this module reproduces Go's rules rather than Python's defaults.
+"""
+
+from __future__ import annotations
+
+import codecs
+import enum
+import functools
+import json
+import json.encoder
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Final
+
+__all__ = [
+    "JSONValue",
+    "TimeFormat",
+    "decode_json",
+    "encode_json",
+    "encode_string",
+    "format_float",
+    "format_time",
+]
+
+JSONValue = None | bool | int | float | str | Sequence["JSONValue"] | Mapping[str, "JSONValue"]
+"""A decoded JSON value (numbers are floats when decoded by `decode_json`)."""
+
+_GO_REPLACE: Final = "eventsourcingdb-emulator-go-replace"
+
+
+def _replace_each_byte(error: UnicodeError) -> tuple[str, int]:
+    """Replace every invalid byte with U+FFFD, as Go's JSON decoder does (not per sequence)."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    return "\ufffd" * (error.end - error.start), error.end
+
+
+codecs.register_error(_GO_REPLACE, _replace_each_byte)
+
+_ESCAPES: Final = {
+    ord("<"): "\\u003c",
+    ord(">"): "\\u003e",
+    ord("&"): "\\u0026",
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+    **dict.fromkeys(range(0xD800, 0xE000), "\ufffd"),
+}
+"""What Go escapes beyond Python's `ensure_ascii=False` output; lone surrogates become U+FFFD."""
+
+_NEEDS_ESCAPES: Final = re.compile("[<>&\u2028\u2029\ud800-\udfff]")
+_encode_basestring: Final[Callable[[str], str]] = json.encoder.encode_basestring
+"""The C encoder of `json.dumps(text, ensure_ascii=False)`, without building an encoder."""
+_LONE_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]", re.ASCII)
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+class TimeFormat(enum.Enum):
+    """How event times are written.
+
+    `RFC3339_NANO` is Go's layout exactly (trailing zeros of the fraction trimmed, no fraction at
+    all for whole seconds). `NINE_DIGITS` always writes nine fractional digits, which every
+    official client parses (some need at least six digits).
+    """
+
+    RFC3339_NANO = "rfc3339nano"
+    NINE_DIGITS = "nine-digits"
+
+
+@functools.lru_cache(maxsize=8)
+def _seconds_stamp(seconds: int) -> str:
+    """`YYYY-MM-DDTHH:MM:SS` in UTC; cached, as events written together share their second."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def format_time(nanoseconds: int, time_format: TimeFormat = TimeFormat.NINE_DIGITS) -> str:
+    """A Unix time in nanoseconds as an RFC 3339 UTC string, e.g. `2026-10-07T13:32:50.4394Z`."""
+    seconds, fraction = divmod(nanoseconds, 1_000_000_000)
+    stamp = _seconds_stamp(seconds)
+    digits = f"{fraction:09d}"
+    if time_format is TimeFormat.RFC3339_NANO:
+        digits = digits.rstrip("0")
+    return f"{stamp}.{digits}Z" if digits else f"{stamp}Z"
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"invalid JSON number {name}")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number {text} is out of range of a 64-bit float")
+    return value
+
+
+def _sanitize(value: object) -> object:
+    """Replace lone surrogates (from `\\ud800` escapes) with U+FFFD, as Go's decoder does."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_sanitize(item) for item in value]
+    if isinstance(value, dict):
+        return {_SURROGATE.sub("\ufffd", key): _sanitize(item) for key, item in value.items()}
+    return value
+
+
+def decode_json(body: bytes | str) -> object:
+    """Decode JSON as Go does: numbers as float64, invalid UTF-8 and lone surrogates as U+FFFD.
+
+    Raises `ValueError` for malformed JSON, NaN/Infinity literals and numbers beyond float64.
+    """
+    text = body.decode("utf-8", _GO_REPLACE) if isinstance(body, bytes) else body
+    value: object = json.loads(
+        text, parse_int=_finite, parse_float=_finite, parse_constant=_reject_constant
+    )
+    if _LONE_SURROGATE_ESCAPE.search(text):
+        value = _sanitize(value)
+    return value
+
+
+def format_float(value: float) -> str:
+    """A float64 as Go's `encoding/json` writes it: shortest round trip, `1` for `1.0`.
+
+    Plain decimal notation for 1e-6 <= |x| < 1e21, otherwise exponent form such as `1e+21` or
+    `1e-7`.
+    """
+    if not math.isfinite(value):
+        raise ValueError(f"{value!r} cannot be encoded as JSON")
+    if value == 0:
+        return "-0" if math.copysign(1.0, value) < 0 else "0"
+    sign = "-" if value < 0 else ""
+    magnitude = abs(value)
+    mantissa, _, exponent_text = repr(magnitude).partition("e")
+    integral, _, fractional = mantissa.partition(".")
+    digits = integral + fractional
+    point = len(integral) + (int(exponent_text) if exponent_text else 0)
+    stripped = digits.lstrip("0")
+    point -= len(digits) - len(stripped)
+    digits = stripped.rstrip("0")
+    if 1e-6 <= magnitude < 1e21:
+        if point <= 0:
+            return f"{sign}0.{'0' * -point}{digits}"
+        if point >= len(digits):
+            return f"{sign}{digits}{'0' * (point - len(digits))}"
+        return f"{sign}{digits[:point]}.{digits[point:]}"
+    exponent = point - 1
+    head = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+    tail = f"e-{-exponent}" if exponent < 0 else f"e+{exponent:02d}"
+    return f"{sign}{head}{tail}"
+
+
+def encode_string(text: str) -> str:
+    """A JSON string literal as Go writes it (HTML-safe escapes, raw non-ASCII)."""
+    literal = _encode_basestring(text)
+    return literal.translate(_ESCAPES) if _NEEDS_ESCAPES.search(literal) else literal
+
+
+def _encode(value: object, parts: list[str]) -> None:
+    if isinstance(value, str):
+        parts.append(encode_string(value))
+    elif value is None:
+        parts.append("null")
+    elif value is True:
+        parts.append("true")
+    elif value is False:
+        parts.append("false")
+    elif isinstance(value, int | float):
+        parts.append(format_float(float(value)))
+    elif isinstance(value, Mapping):
+        parts.append("{")
+        # code point order of the keys is the UTF-8 byte order Go sorts by
+        for index, key in enumerate(sorted(value)):
+            if index:
+                parts.append(",")
+            parts.append(encode_string(str(key)))
+            parts.append(":")
+            _encode(value[key], parts)
+        parts.append("}")
+    elif isinstance(value, list | tuple):
+        parts.append("[")
+        for index, item in enumerate(value):
+            if index:
+                parts.append(",")
+            _encode(item, parts)
+        parts.append("]")
+    else:
+        raise TypeError(f"{type(value).__name__} cannot be encoded as JSON")
+
+
+def encode_json(value: object) -> bytes:
+    """`value` as Go's `encoding/json` marshals the equivalent `any`: compact, keys sorted."""
+    parts: list[str] = []
+    _encode(value, parts)
+    return "".join(parts).encode("utf-8")

@@ -1,0 +1,37 @@
+"""The settings of an emulated server: token, API versions, hashing, signing, heartbeats, times."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Final
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from eventsourcingdb.emulator.encoding import TimeFormat
+from eventsourcingdb.emulator.hashing import HashVersion
+
+__all__ = ["DEFAULT_SERVER_HEADER", "ApiVersion", "ServerOptions"]
+
+DEFAULT_SERVER_HEADER: Final = "EventSourcingDB/1.3.0-emulator"
+"""The `Server` header: 1.3 is the first server version that offers the v2 API."""
+
+
+class ApiVersion(enum.IntEnum):
+    """The HTTP APIs a server offers: v1 (`/api/v1/...`) and v2 (`/api/v2/...`, since 1.3)."""
+
+    V1 = 1
+    V2 = 2
+
+
+@dataclass(frozen=True, slots=True)
+class ServerOptions:
+    """How an emulated server behaves; the defaults are those of a current real server."""
+
+    api_token: str = "secret"
+    api_versions: frozenset[ApiVersion] = field(default_factory=lambda: frozenset(ApiVersion))
+    hash_version: HashVersion = HashVersion.V1
+    signing_key: Ed25519PrivateKey | None = None
+    heartbeat_interval: float = 1.0
+    time_format: TimeFormat = TimeFormat.NINE_DIGITS
+    server_header: str = DEFAULT_SERVER_HEADER

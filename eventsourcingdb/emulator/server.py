@@ -1,0 +1,149 @@
+"""`EmulatorServer`: the engine and its handler, and the ways in: in-process transports, a socket.
+
+One `EmulatorServer` is one emulated database. It hands out httpx transports (async and sync)
+and an ASGI app over the same handler, and can listen on a loopback port with uvicorn running in
+a daemon thread (`SocketServer`).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+
+import uvicorn
+
+from eventsourcingdb.emulator.asgi import AsgiApp
+from eventsourcingdb.emulator.handler import Handler
+from eventsourcingdb.emulator.hashing import Signer
+from eventsourcingdb.emulator.options import ServerOptions
+from eventsourcingdb.emulator.store import Store
+from eventsourcingdb.emulator.transport import AsyncEmulatorTransport, EmulatorTransport, LoopThread
+
+__all__ = ["EmulatorServer", "SocketServer"]
+
+_logger = logging.getLogger("eventsourcingdb.emulator")
+
+
+class EmulatorServer:
+    """An emulated EventSourcingDB: store, handler, and transports that reach it in process."""
+
+    def __init__(self, options: ServerOptions | None = None) -> None:
+        self._options = options or ServerOptions()
+        signer = Signer(self._options.signing_key) if self._options.signing_key else None
+        self._store = Store(
+            hash_version=self._options.hash_version,
+            signer=signer,
+            time_format=self._options.time_format,
+        )
+        self._handler = Handler(self._store, self._options)
+        self._loop_thread: LoopThread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def options(self) -> ServerOptions:
+        """The settings this server runs with."""
+        return self._options
+
+    @property
+    def store(self) -> Store:
+        """The engine (for tests that look behind the HTTP API)."""
+        return self._store
+
+    @property
+    def handler(self) -> Handler:
+        """The request handler both front ends share."""
+        return self._handler
+
+    def asgi_app(self) -> AsgiApp:
+        """An ASGI application over the handler."""
+        return AsgiApp(self._handler)
+
+    def async_transport(self) -> AsyncEmulatorTransport:
+        """An httpx async transport that answers from this server, in process."""
+        return AsyncEmulatorTransport(self._handler)
+
+    def sync_transport(self) -> EmulatorTransport:
+        """An httpx sync transport that answers from this server, in process."""
+        with self._lock:
+            if self._loop_thread is None:
+                self._loop_thread = LoopThread()
+            return EmulatorTransport(self._handler, self._loop_thread)
+
+    def reset(self) -> None:
+        """Empty the store (events and schemas); open observe streams end."""
+        self._store.reset()
+
+    def close(self) -> None:
+        """End every open stream and stop the sync transports' loop thread."""
+        self._store.close()
+        with self._lock:
+            loop_thread, self._loop_thread = self._loop_thread, None
+        if loop_thread is not None:
+            loop_thread.close()
+
+
+class SocketServer:
+    """uvicorn serving an ASGI app on a loopback port, in a daemon thread."""
+
+    def __init__(self, app: AsgiApp, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._host = host
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and
+        # without it every answer sent in two writes waits for a delayed ACK (about 40 ms)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._socket = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        try:
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._socket.bind((host, port))
+        except OSError:
+            self._socket.close()
+            raise
+        self._port: int = self._socket.getsockname()[1]
+        config = uvicorn.Config(
+            app,
+            lifespan="off",
+            http="h11",
+            ws="none",
+            loop="asyncio",
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            timeout_graceful_shutdown=2,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [self._socket]},
+            name=f"eventsourcingdb-emulator-{self.port}",
+            daemon=True,
+        )
+
+    @property
+    def host(self) -> str:
+        """The address the server listens on."""
+        return self._host
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on."""
+        return self._port
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start serving and wait until the server accepts connections."""
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the emulator could not listen on {self._host}:{self.port}")
+            time.sleep(0.005)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving (open streams should have been ended first) and join the thread."""
+        self._server.should_exit = True
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                _logger.warning("the emulator's server thread did not stop within %s s", timeout)
+        self._socket.close()

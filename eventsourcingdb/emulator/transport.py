@@ -1,0 +1,174 @@
+"""httpx transports that hand requests straight to the emulator's handler: no socket at all.
+
+Unlike httpx's ASGI transport, which buffers whole responses (and so would wait forever for an
+observe stream to end), these stream: each chunk reaches the client as the handler yields it,
+and closing the response closes the handler's generator. The async transport runs the handler
+on the caller's event loop; the sync transport runs it on a private loop in a daemon thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from typing import Any, TypeVar
+
+import httpx
+
+from eventsourcingdb.emulator.handler import Handler, Request, Response
+
+__all__ = ["AsyncEmulatorTransport", "EmulatorTransport", "LoopThread"]
+
+_T = TypeVar("_T")
+_CLOSE_TIMEOUT = 5.0
+
+
+def _to_request(request: httpx.Request, body: bytes) -> Request:
+    headers = tuple(
+        (name.decode("latin-1").lower(), value.decode("latin-1"))
+        for name, value in request.headers.raw
+    )
+    return Request(
+        method=request.method,
+        path=request.url.path,
+        query=request.url.query.decode("latin-1"),
+        headers=headers,
+        body=body,
+    )
+
+
+class _AsyncStream(httpx.AsyncByteStream):
+    """A response body that pulls chunks from the handler's generator as the client reads."""
+
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        self._chunks = chunks
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._chunks:
+            yield chunk
+
+    async def aclose(self) -> None:
+        close = getattr(self._chunks, "aclose", None)
+        if close is not None:
+            await close()
+
+
+class AsyncEmulatorTransport(httpx.AsyncBaseTransport):
+    """`httpx.AsyncClient(transport=AsyncEmulatorTransport(handler))`: the emulator in process."""
+
+    def __init__(self, handler: Handler) -> None:
+        self._handler = handler
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Answer the request with the handler; streams stay open until the client closes."""
+        body = await request.aread()
+        response = await self._handler.handle(_to_request(request, body))
+        if isinstance(response.body, bytes):
+            return httpx.Response(
+                response.status, headers=response.headers, content=response.body, request=request
+            )
+        return httpx.Response(
+            response.status,
+            headers=response.headers,
+            stream=_AsyncStream(response.body),
+            request=request,
+        )
+
+
+class LoopThread:
+    """An event loop in a daemon thread, for running the async handler from sync code."""
+
+    def __init__(self, name: str = "eventsourcingdb-emulator-loop") -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_forever()
+        finally:
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.close()
+
+    @property
+    def is_alive(self) -> bool:
+        """Whether the loop still runs."""
+        return self._thread.is_alive() and not self._loop.is_closed()
+
+    def submit(self, coroutine: Coroutine[Any, Any, _T]) -> concurrent.futures.Future[_T]:
+        """Schedule a coroutine on the loop."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+
+    def run(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
+        """Run a coroutine on the loop and wait for its result."""
+        return self.submit(coroutine).result()
+
+    def close(self) -> None:
+        """Stop the loop (closing what still runs on it) and join the thread."""
+        if self._thread.is_alive():
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(_CLOSE_TIMEOUT)
+
+
+async def _next_chunk(chunks: AsyncIterator[bytes]) -> bytes | None:
+    try:
+        return await anext(chunks)
+    except StopAsyncIteration:
+        return None
+
+
+class _SyncStream(httpx.SyncByteStream):
+    """A response body for sync clients: each chunk is fetched from the loop thread on demand."""
+
+    def __init__(self, chunks: AsyncIterator[bytes], loop: LoopThread) -> None:
+        self._chunks = chunks
+        self._loop = loop
+        self._pending: concurrent.futures.Future[bytes | None] | None = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            self._pending = self._loop.submit(_next_chunk(self._chunks))
+            try:
+                chunk = self._pending.result()
+            finally:
+                self._pending = None
+            if chunk is None:
+                return
+            yield chunk
+
+    def close(self) -> None:
+        pending = self._pending
+        if pending is not None:
+            pending.cancel()
+        close = getattr(self._chunks, "aclose", None)
+        if close is None or not self._loop.is_alive:
+            return
+        with contextlib.suppress(RuntimeError, concurrent.futures.TimeoutError):
+            self._loop.submit(close()).result(_CLOSE_TIMEOUT)
+
+
+class EmulatorTransport(httpx.BaseTransport):
+    """`httpx.Client(transport=EmulatorTransport(handler, loop))`: the emulator for sync code."""
+
+    def __init__(self, handler: Handler, loop: LoopThread) -> None:
+        self._handler = handler
+        self._loop = loop
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Answer the request on the loop thread; streamed bodies are pulled chunk by chunk."""
+        body = request.read()
+        response: Response = self._loop.run(self._handler.handle(_to_request(request, body)))
+        if isinstance(response.body, bytes):
+            return httpx.Response(
+                response.status, headers=response.headers, content=response.body, request=request
+            )
+        return httpx.Response(
+            response.status,
+            headers=response.headers,
+            stream=_SyncStream(response.body, self._loop),
+            request=request,
+        )

@@ -1,0 +1,468 @@
+"""Events: `EventCandidate` (what a client writes) and `Event` (what the server stored and returns).
+
+An `Event` read from the server keeps the line it came from, so `verify_hash()` can hash the exact
+bytes of `data` as the server sent them; nothing is re-serialised and nothing is scanned twice
+unless verification asks for it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import FrozenInstanceError, dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final, NoReturn
+
+from eventsourcingdb._protocol import hashing
+from eventsourcingdb._protocol.events import (
+    OPTIONAL_TEXT_FIELDS,
+    REQUIRED_TEXT_FIELDS,
+    fast_parse_time,
+    find_raw_member,
+    format_time,
+    parse_time,
+    payload_problem,
+)
+from eventsourcingdb._validation import (
+    check_event_type,
+    check_json_object,
+    check_source,
+    check_subject,
+    check_trace_parent,
+    check_trace_state,
+)
+from eventsourcingdb.errors import InvalidArgumentError, ProtocolError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+_CANDIDATE_KEYS: Final = {
+    "source": "source",
+    "subject": "subject",
+    "type": "type",
+    "data": "data",
+    "traceparent": "trace_parent",
+    "trace_parent": "trace_parent",
+    "tracestate": "trace_state",
+    "trace_state": "trace_state",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EventCandidate:
+    """An event to write: where it comes from, what it is about, what happened, and its data.
+
+    `data` must be a JSON object (a dict with string keys); `trace_parent` and `trace_state` carry
+    W3C trace context and are optional (`trace_state` only together with `trace_parent`). The
+    values are checked when the candidate is created; `data` is not copied.
+    """
+
+    source: str
+    subject: str
+    type: str
+    data: dict[str, Any]
+    trace_parent: str | None = None
+    trace_state: str | None = None
+
+    def __post_init__(self) -> None:
+        check_source(self.source)
+        check_subject(self.subject)
+        check_event_type(self.type, "event type")
+        check_json_object(self.data, "data")
+        if self.trace_parent is not None:
+            check_trace_parent(self.trace_parent)
+        if self.trace_state is not None:
+            check_trace_state(self.trace_state)
+            if self.trace_parent is None:
+                raise InvalidArgumentError(
+                    "trace_state was given without trace_parent: trace state only means "
+                    "something within a trace; pass trace_parent as well, or leave trace_state out"
+                )
+
+    @classmethod
+    def from_dict(cls, event: Mapping[str, Any], *, what: str = "event") -> EventCandidate:
+        """A candidate from the plain-dict form of the official SDK's README.
+
+        Keys: `source`, `subject`, `type`, `data`, and optionally `traceparent`/`tracestate`
+        (also spelt `trace_parent`/`trace_state`). Unknown or missing keys are refused.
+        """
+        if not isinstance(event, Mapping):
+            raise InvalidArgumentError(
+                f"{what} must be an EventCandidate or a dict with the keys source, subject, type "
+                f"and data, got {type(event).__name__}"
+            )
+        fields: dict[str, Any] = {}
+        for key, value in event.items():
+            field = _CANDIDATE_KEYS.get(key) if isinstance(key, str) else None
+            if field is None:
+                raise InvalidArgumentError(
+                    f"{what} has the unknown key {key!r}: the keys of an event are source, "
+                    "subject, type, data, traceparent and tracestate"
+                )
+            if field in fields:
+                raise InvalidArgumentError(
+                    f"{what} gives {field} twice (as {key!r} and in another spelling); keep one"
+                )
+            fields[field] = value
+        for required in ("source", "subject", "type", "data"):
+            if required not in fields:
+                raise InvalidArgumentError(
+                    f"{what} has no {required!r}: every event needs source, subject, type and data"
+                )
+        return cls(**fields)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The candidate as the server expects it in `write-events` (trace fields only when set)."""
+        wire: dict[str, Any] = {
+            "source": self.source,
+            "subject": self.subject,
+            "type": self.type,
+            "data": self.data,
+        }
+        if self.trace_parent is not None:
+            wire["traceparent"] = self.trace_parent
+        if self.trace_state is not None:
+            wire["tracestate"] = self.trace_state
+        return wire
+
+
+_new = object.__new__
+_fromisoformat = datetime.fromisoformat
+
+
+class Event:
+    """An event as stored by EventSourcingDB. Immutable; attribute names follow the official SDK.
+
+    `time` is an aware UTC datetime (truncated to microseconds); the server's exact time string is
+    kept for hashing and returned by `to_json()`. `data` is the parsed JSON object (not copied: do
+    not change it). Events from the server also keep the line they came from, so `verify_hash()`
+    hashes the bytes of `data` exactly as received.
+    """
+
+    __slots__ = ("_payload", "_raw", "_raw_container", "_time")
+
+    _payload: dict[str, Any]
+    _raw: bytes | str | None
+    _raw_container: str | None
+    _time: datetime
+
+    def __init__(
+        self,
+        *,
+        event_id: str,
+        time: datetime | str,
+        source: str,
+        subject: str,
+        type: str,
+        data: dict[str, Any],
+        predecessor_hash: str,
+        hash: str,
+        spec_version: str = "1.0",
+        data_content_type: str = "application/json",
+        trace_parent: str | None = None,
+        trace_state: str | None = None,
+        signature: str | None = None,
+    ) -> None:
+        """Build an event from its fields (for tests and tools; clients get events from reads).
+
+        Pass `time` as the server's string to keep the event's hash verifiable; a datetime is
+        written in the server's form, which keeps only microseconds.
+        """
+        if isinstance(time, datetime):
+            try:
+                time = format_time(time)
+            except ValueError as error:
+                raise InvalidArgumentError(f"time: {error}") from None
+        payload: dict[str, Any] = {
+            "specversion": spec_version,
+            "id": event_id,
+            "time": time,
+            "source": source,
+            "subject": subject,
+            "type": type,
+            "datacontenttype": data_content_type,
+            "predecessorhash": predecessor_hash,
+            "data": data,
+            "hash": hash,
+            "signature": signature,
+        }
+        if trace_parent is not None:
+            payload["traceparent"] = trace_parent
+        if trace_state is not None:
+            payload["tracestate"] = trace_state
+        _initialise(self, _checked(payload, InvalidArgumentError), None, None)
+
+    # --- construction from the wire ----------------------------------------------------------
+
+    @classmethod
+    def _from_wire(cls, payload: Any, raw: bytes | str | None, container: str | None) -> Event:
+        """The event of a decoded line; `raw` is the line (kept for hashing), `container` the
+        envelope member holding the event. The hot path of every read: checks are cheap."""
+        try:
+            time = _fromisoformat(payload["time"])
+            if time.tzinfo is not UTC:
+                time = parse_time(payload["time"])
+            if not (
+                type(payload["id"]) is str
+                and type(payload["source"]) is str
+                and type(payload["subject"]) is str
+                and type(payload["type"]) is str
+                and type(payload["specversion"]) is str
+                and type(payload["datacontenttype"]) is str
+                and type(payload["predecessorhash"]) is str
+                and type(payload["hash"]) is str
+                and type(payload["data"]) is dict
+            ):
+                _refuse(payload, ProtocolError)
+        except (KeyError, TypeError, ValueError):
+            _refuse(payload, ProtocolError)
+        event = _new(cls)
+        _set_payload(event, payload)
+        _set_time(event, time)
+        _set_raw(event, raw)
+        _set_raw_container(event, container)
+        return event
+
+    @classmethod
+    def parse(cls, payload: Mapping[str, Any]) -> Event:
+        """An event from its JSON form (a dict with the server's member names), as 1.x offered.
+
+        Without the bytes the server sent, `verify_hash()` re-encodes `data` the way the server
+        does; prefer `Event.from_json(line)` when you have the JSON text.
+        """
+        if not isinstance(payload, Mapping):
+            raise InvalidArgumentError(
+                f"an event must be a mapping of the server's member names, got "
+                f"{type(payload).__name__}"
+            )
+        event = _new(cls)
+        _initialise(event, _checked(dict(payload), InvalidArgumentError), None, None)
+        return event
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Event:
+        """An event from the JSON text of one event object, keeping the text for exact hashing."""
+        try:
+            payload = json.loads(text)
+        except (ValueError, TypeError) as error:
+            raise InvalidArgumentError(f"the text is not JSON: {error}") from None
+        event = _new(cls)
+        _initialise(event, _checked(payload, InvalidArgumentError), text, None)
+        return event
+
+    # --- fields ------------------------------------------------------------------------------
+
+    @property
+    def event_id(self) -> str:
+        """The id: a decimal integer as a string, unique and gap-free across the whole store."""
+        value: str = self._payload["id"]
+        return value
+
+    @property
+    def time(self) -> datetime:
+        """When the event was written: an aware UTC datetime (microsecond precision)."""
+        return self._time
+
+    @property
+    def source(self) -> str:
+        """Where the event comes from (a URI)."""
+        value: str = self._payload["source"]
+        return value
+
+    @property
+    def subject(self) -> str:
+        """What the event is about, e.g. `/books/42`."""
+        value: str = self._payload["subject"]
+        return value
+
+    @property
+    def type(self) -> str:
+        """What happened, e.g. `io.eventsourcingdb.library.book-acquired`."""
+        value: str = self._payload["type"]
+        return value
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The event's data (a parsed JSON object)."""
+        value: dict[str, Any] = self._payload["data"]
+        return value
+
+    @property
+    def spec_version(self) -> str:
+        """The CloudEvents version (`1.0`)."""
+        value: str = self._payload["specversion"]
+        return value
+
+    @property
+    def data_content_type(self) -> str:
+        """The media type of `data` (`application/json`)."""
+        value: str = self._payload["datacontenttype"]
+        return value
+
+    @property
+    def predecessor_hash(self) -> str:
+        """The hash of the event written just before this one (64 zeros for the first)."""
+        value: str = self._payload["predecessorhash"]
+        return value
+
+    @property
+    def hash(self) -> str:
+        """The event's hash (version 1: 64 hex digits; version 2: `esdb:hash:v2:` + 64 hex)."""
+        value: str = self._payload["hash"]
+        return value
+
+    @property
+    def trace_parent(self) -> str | None:
+        """The W3C `traceparent` the event was written with, if any."""
+        value: str | None = self._payload.get("traceparent")
+        return value
+
+    @property
+    def trace_state(self) -> str | None:
+        """The W3C `tracestate` the event was written with, if any."""
+        value: str | None = self._payload.get("tracestate")
+        return value
+
+    @property
+    def signature(self) -> str | None:
+        """The server's Ed25519 signature (`esdb:signature:v1:...`), None without a signing key."""
+        value: str | None = self._payload.get("signature")
+        return value
+
+    @property
+    def time_text(self) -> str:
+        """The time exactly as the server wrote it (what the hash covers)."""
+        value: str = self._payload["time"]
+        return value
+
+    @property
+    def raw_data(self) -> bytes | None:
+        """The bytes of `data` exactly as the server sent them; None for an event built from a
+        parsed dict. Found on first use by scanning the kept line."""
+        if self._raw is None:
+            return None
+        try:
+            return find_raw_member(self._raw, self._raw_container, "data")
+        except ValueError as error:
+            raise ProtocolError(
+                f"the raw data of event {self.event_id} cannot be located in its line: {error}"
+            ) from None
+
+    # --- verification ------------------------------------------------------------------------
+
+    def verify_hash(self) -> None:
+        """Recompute the event's hash and raise `HashMismatchError` if it differs.
+
+        Supports hash versions 1 and 2; another version raises `UnsupportedHashVersionError`.
+        Hashes the raw `data` bytes as received; an event built from a parsed dict (`Event(...)`,
+        `Event.parse`) has none, so its `data` is re-encoded the way the server encodes it.
+        """
+        raw = self.raw_data
+        if raw is None:
+            hashing.verify_hash(
+                self._payload, hashing.canonical_data(self.data), raw_is_exact=False
+            )
+        else:
+            hashing.verify_hash(self._payload, raw)
+
+    def verify_signature(self, verification_key: Ed25519PublicKey) -> None:
+        """Verify the hash, then the server's Ed25519 signature over it with `verification_key`.
+
+        Raises `MissingSignatureError`, `HashMismatchError`, `UnsupportedHashVersionError` or
+        `SignatureMismatchError`.
+        """
+        hashing.require_signature(self._payload, verification_key)
+        self.verify_hash()
+        hashing.verify_signature(self._payload, verification_key)
+
+    # --- conversions and protocols -----------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        """The event as a JSON-ready dict with the server's member names and exact time string."""
+        wire: dict[str, Any] = {name: self._payload[name] for name in REQUIRED_TEXT_FIELDS}
+        wire["data"] = self.data
+        for name in OPTIONAL_TEXT_FIELDS:
+            value = self._payload.get(name)
+            if value is not None or name == "signature":
+                wire[name] = value
+        return wire
+
+    if not TYPE_CHECKING:  # hidden from type checkers, so they still flag assignments
+
+        def __setattr__(self, name: str, value: object) -> NoReturn:
+            raise FrozenInstanceError(f"cannot assign to field {name!r}: an Event is immutable")
+
+        def __delattr__(self, name: str) -> NoReturn:
+            raise FrozenInstanceError(f"cannot delete field {name!r}: an Event is immutable")
+
+    def _key(self) -> tuple[Any, ...]:
+        payload = self._payload
+        return (
+            *(payload[name] for name in REQUIRED_TEXT_FIELDS),
+            payload["data"],
+            *(payload.get(name) for name in OPTIONAL_TEXT_FIELDS),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Event):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash((self._payload["id"], self._payload["hash"]))
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(event_id={self.event_id!r}, time={self.time_text!r}, "
+            f"source={self.source!r}, subject={self.subject!r}, type={self.type!r})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore, (self._payload, self._raw, self._raw_container))
+
+    def __copy__(self) -> Event:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Event:
+        return _restore(copy.deepcopy(self._payload, memo), self._raw, self._raw_container)
+
+
+def _refuse(payload: Any, error: type[InvalidArgumentError] | type[ProtocolError]) -> NoReturn:
+    problem = payload_problem(payload) or "the event is malformed"
+    raise error(f"not a valid event: {problem}")
+
+
+def _checked(
+    payload: Any, error: type[InvalidArgumentError] | type[ProtocolError]
+) -> dict[str, Any]:
+    problem = payload_problem(payload)
+    if problem is not None:
+        raise error(f"not a valid event: {problem}")
+    checked: dict[str, Any] = payload
+    return checked
+
+
+# The slots' own setters: faster than object.__setattr__, and they bypass Event.__setattr__.
+_set_payload: Callable[[Event, dict[str, Any]], None] = Event.__dict__["_payload"].__set__
+_set_time: Callable[[Event, datetime], None] = Event.__dict__["_time"].__set__
+_set_raw: Callable[[Event, bytes | str | None], None] = Event.__dict__["_raw"].__set__
+_set_raw_container: Callable[[Event, str | None], None] = Event.__dict__["_raw_container"].__set__
+
+
+def _initialise(
+    event: Event, payload: dict[str, Any], raw: bytes | str | None, container: str | None
+) -> None:
+    _set_payload(event, payload)
+    _set_time(event, fast_parse_time(payload["time"]))
+    _set_raw(event, raw)
+    _set_raw_container(event, container)
+
+
+def _restore(payload: dict[str, Any], raw: bytes | str | None, container: str | None) -> Event:
+    event = _new(Event)
+    _initialise(event, payload, raw, container)
+    return event
+
+
+__all__ = ["Event", "EventCandidate"]

@@ -1,0 +1,165 @@
+"""The command line: the real server's flags start the emulator; SIGTERM stops it cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from eventsourcingdb import _wire
+from eventsourcingdb.emulator.__main__ import main
+from tests.emulator.emulator_helpers import candidate
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _start(*arguments: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "eventsourcingdb.emulator", *arguments],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "error"},
+    )
+
+
+def _wait_for_ping(port: int, process: subprocess.Popen[str], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v1/ping", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise AssertionError("the emulator did not answer its ping")
+
+
+@pytest.fixture
+def key_file(tmp_path: Path) -> tuple[Path, Ed25519PrivateKey]:
+    """A fresh signing key and the PKCS#8 PEM file that holds it."""
+    key = Ed25519PrivateKey.generate()
+    path = tmp_path / "signing-key.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return path, key
+
+
+def test_the_real_servers_command_line_starts_and_stops_it(
+    key_file: tuple[Path, Ed25519PrivateKey],
+) -> None:
+    path, key = key_file
+    port = _free_port()
+    process = _start(
+        "run",
+        "--api-token",
+        "secret",
+        "--data-directory-temporary",
+        "--http-enabled",
+        "--https-enabled=false",
+        "--http-port",
+        str(port),
+        "--signing-key-file",
+        str(path),
+    )
+    try:
+        _wait_for_ping(port, process)
+        base = f"http://127.0.0.1:{port}"
+        headers = {"authorization": "Bearer secret"}
+        written = httpx.post(
+            f"{base}/api/v1/write-events", json={"events": [candidate()]}, headers=headers
+        )
+        (event,) = written.json()
+        signature = bytes.fromhex(event["signature"].removeprefix(_wire.SIGNATURE_V1_PREFIX))
+        key.public_key().verify(signature, event["hash"].encode())
+        assert httpx.get(f"{base}/api/v2/system/ping").status_code == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 0, stderr
+    assert f"listening on http://127.0.0.1:{port}" in stderr
+
+
+def test_equals_spellings_and_emulator_flags() -> None:
+    port = _free_port()
+    process = _start(
+        "run",
+        "--api-token=secret",
+        "--data-directory-temporary",
+        "--http-enabled=true",
+        "--https-enabled=false",
+        f"--http-port={port}",
+        "--with-ui",
+        "--emulator-api-versions=1",
+        "--emulator-hash-version=2",
+    )
+    try:
+        _wait_for_ping(port, process)
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v2/system/ping").status_code == 404
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 0, stderr
+    assert "--with-ui is ignored" in stderr
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["run"], "--api-token"),
+        (["run", "--api-token", "t", "--https-enabled=true"], "plain HTTP only"),
+        (["run", "--api-token", "t", "--http-enabled=false"], "cannot be turned off"),
+        (["run", "--api-token", "t", "--data-directory", "/tmp/x"], "in memory"),
+        (["run", "--api-token", "t", "--http-port", "0"], "is not a port"),
+        (["run", "--api-token", "t", "--https-enabled=maybe"], "invalid boolean"),
+        (["run", "--api-token", "t", "--signing-key-file", "/nonexistent"], "cannot load"),
+        (["run", "--api-token", "t", "--emulator-api-versions", "3"], "invalid API versions"),
+        ([], "command"),
+    ],
+)
+def test_bad_command_lines_are_usage_errors(
+    arguments: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(arguments)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_taken_port_exits_with_1(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["run", "--api-token", "t", "--http-port", str(port)]) == 1
+    assert "could not listen" in capsys.readouterr().err
+
+
+def test_unknown_flags_are_ignored_with_a_warning() -> None:
+    port = _free_port()
+    process = _start("run", "--api-token", "t", "--http-port", str(port), "--log-level=debug")
+    try:
+        _wait_for_ping(port, process)
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=20)
+    assert "ignoring unknown argument '--log-level=debug'" in stderr

@@ -1,0 +1,266 @@
+"""Streams that stay open: observe, heartbeats, closing, and the sync transport."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from eventsourcingdb.emulator import EmulatorServer, handler
+from tests.emulator.emulator_helpers import AUTH, BASE_URL, Api, Calls, candidate
+
+TIMEOUT = 10.0
+
+
+async def _lines(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+    async for line in response.aiter_lines():
+        if line.strip():
+            yield json.loads(line)
+
+
+async def test_observe_replays_then_follows_live_writes(calls: Calls) -> None:
+    await calls.write(candidate("/books/1"), candidate("/other"), candidate("/books/2"))
+    method, path = calls.api.route("observe-events")
+    body = {"subject": "/books", "options": {"recursive": True}}
+    seen: list[str] = []
+    async with asyncio.timeout(TIMEOUT):
+        async with calls.http.stream(method, path, json=body) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"] == "application/x-ndjson"
+            async for line in _lines(response):
+                assert line["type"] in ("event", "heartbeat"), line
+                if line["type"] == "event":
+                    seen.append(calls.api.item(line)["id"])
+                if seen == ["0", "2"]:
+                    await calls.write(candidate("/other"), candidate("/books/3"))
+                if len(seen) == 3:
+                    break
+    assert seen == ["0", "2", "4"]
+
+
+async def test_heartbeats_flow_while_idle(calls: Calls) -> None:
+    method, path = calls.api.route("observe-events")
+    key = "payload" if calls.api.version == 1 else "data"
+    expected = f'{{"type":"heartbeat","{key}":{{}}}}'
+    started = time.monotonic()
+    async with asyncio.timeout(TIMEOUT):
+        async with calls.http.stream(method, path, json={"subject": "/"}) as response:
+            beats = 0
+            async for line in response.aiter_lines():
+                assert line == expected
+                beats += 1
+                if beats == 3:
+                    break
+    assert time.monotonic() - started >= 0.25
+
+
+async def test_heartbeats_do_not_interrupt_a_steady_flow(
+    server: EmulatorServer, http: httpx.AsyncClient
+) -> None:
+    calls = Calls(http, Api(1))
+    kinds: list[str] = []
+
+    async def writer() -> None:
+        for _ in range(10):
+            await calls.write(candidate())
+            await asyncio.sleep(0.02)
+
+    async with asyncio.timeout(TIMEOUT):
+        async with http.stream(
+            "POST", "/api/v1/observe-events", json={"subject": "/books/42"}
+        ) as r:
+            task = asyncio.ensure_future(writer())
+            async for line in _lines(r):
+                kinds.append(line["type"])
+                if kinds.count("event") == 10:
+                    break
+            await task
+    assert "heartbeat" not in kinds
+
+
+async def test_observe_waits_for_the_latest_event(calls: Calls) -> None:
+    await calls.write(candidate("/books/1"))
+    method, path = calls.api.route("observe-events")
+    body = {
+        "subject": "/",
+        "options": {
+            "recursive": True,
+            "fromLatestEvent": {
+                "subject": "/books/2",
+                "type": "io.eventsourcingdb.library.book-acquired",
+                "ifEventIsMissing": "wait-for-event",
+            },
+        },
+    }
+    seen: list[str] = []
+    written = False
+    async with asyncio.timeout(TIMEOUT):
+        async with calls.http.stream(method, path, json=body) as response:
+            async for line in _lines(response):
+                if line["type"] == "heartbeat" and not written:
+                    written = True
+                    await calls.write(candidate("/books/3"), candidate("/books/2"))
+                    await calls.write(candidate("/books/4"))
+                if line["type"] == "event":
+                    seen.append(calls.api.item(line)["id"])
+                if len(seen) == 2:
+                    break
+    assert seen == ["2", "3"]
+
+
+async def test_observe_from_a_lower_bound(calls: Calls) -> None:
+    await calls.write(candidate(), candidate(), candidate())
+    method, path = calls.api.route("observe-events")
+    body = {"subject": "/books/42", "options": {"lowerBound": {"id": "1", "type": "exclusive"}}}
+    async with asyncio.timeout(TIMEOUT):
+        async with calls.http.stream(method, path, json=body) as response:
+            async for line in _lines(response):
+                assert calls.api.item(line)["id"] == "2"
+                break
+
+
+async def test_closing_an_observe_stream_releases_it(server: EmulatorServer, calls: Calls) -> None:
+    method, path = calls.api.route("observe-events")
+    async with asyncio.timeout(TIMEOUT):
+        async with calls.http.stream(method, path, json={"subject": "/"}) as response:
+            async for _ in response.aiter_lines():
+                assert server.store.observation_count() == 1
+                break
+    assert server.store.observation_count() == 0
+
+
+async def test_an_observe_response_closed_unread_leaves_nothing_behind(
+    server: EmulatorServer, http: httpx.AsyncClient
+) -> None:
+    request = http.build_request("POST", "/api/v1/observe-events", json={"subject": "/"})
+    response = await http.send(request, stream=True)
+    assert response.status_code == 200
+    await response.aclose()
+    assert server.store.observation_count() == 0
+
+
+async def test_cancelling_the_reader_releases_the_stream(
+    server: EmulatorServer, http: httpx.AsyncClient
+) -> None:
+    async def observe() -> None:
+        async with http.stream("POST", "/api/v1/observe-events", json={"subject": "/"}) as r:
+            async for _ in r.aiter_lines():
+                pass
+
+    task = asyncio.ensure_future(observe())
+    await asyncio.sleep(0.15)
+    assert server.store.observation_count() == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert server.store.observation_count() == 0
+
+
+async def test_reset_and_shutdown_end_observe_streams_with_an_error(
+    server: EmulatorServer, calls: Calls
+) -> None:
+    method, path = calls.api.route("observe-events")
+    for stop, text in (
+        (server.reset, "the emulator's store was reset"),
+        (server.close, "the server is shutting down"),
+    ):
+        async with asyncio.timeout(TIMEOUT):
+            async with calls.http.stream(method, path, json={"subject": "/"}) as response:
+                received = []
+                async for line in _lines(response):
+                    received.append(line)
+                    if len(received) == 1:
+                        stop()
+        assert received[-1]["type"] == "error"
+        if calls.api.version == 1:
+            assert received[-1]["payload"] == {"error": text}
+        else:
+            assert received[-1]["data"]["description"] == text
+            assert received[-1]["data"]["code"].endswith("/server-shutting-down")
+    refused = await calls.call("observe-events", {"subject": "/"})
+    assert refused.status_code in (200, 503)
+
+
+async def test_reads_send_no_heartbeats(calls: Calls) -> None:
+    await calls.write(candidate())
+    response = await calls.call("read-events", {"subject": "/books/42"})
+    assert b"heartbeat" not in response.content
+
+
+class _SlowQuery:
+    """A query whose single row takes a while, to see heartbeats while a query runs."""
+
+    projects_whole_event = False
+
+    def run(self, source: object) -> Iterator[object]:
+        time.sleep(0.35)
+        yield {"done": True}
+
+
+async def test_queries_send_heartbeats_while_they_run(
+    calls: Calls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(handler, "parse", lambda text: _SlowQuery())
+    response = await calls.call("run-eventql-query", {"query": "anything"})
+    kinds = [json.loads(line)["type"] for line in response.text.splitlines()]
+    assert kinds[0] == "heartbeat"
+    assert "row" in kinds
+    assert kinds[-1] == ("row" if calls.api.version == 1 else "end")
+
+
+async def test_large_reads_stream_in_chunks(
+    server: EmulatorServer, http: httpx.AsyncClient
+) -> None:
+    await http.post(
+        "/api/v1/write-events", json={"events": [candidate(data={"n": i}) for i in range(2000)]}
+    )
+    async with http.stream(
+        "POST", "/api/v1/read-events", json={"subject": "/books/42"}
+    ) as response:
+        sizes = [len(chunk) async for chunk in response.aiter_raw()]
+    assert len(sizes) > 3
+    assert all(size >= 64 * 1024 for size in sizes[:-1])
+
+
+def test_the_sync_transport_streams(server: EmulatorServer) -> None:
+    with httpx.Client(transport=server.sync_transport(), base_url=BASE_URL, headers=AUTH) as http:
+        assert http.get("/api/v1/ping").status_code == 200
+        written = http.post("/api/v1/write-events", json={"events": [candidate()]})
+        assert written.status_code == 200
+        seen: list[str] = []
+        with http.stream("POST", "/api/v1/observe-events", json={"subject": "/books/42"}) as r:
+            for line in r.iter_lines():
+                item = json.loads(line)
+                if item["type"] == "event":
+                    seen.append(item["payload"]["id"])
+                    if len(seen) == 1:
+                        writer = threading.Thread(
+                            target=lambda: http.post(
+                                "/api/v1/write-events", json={"events": [candidate()]}
+                            )
+                        )
+                        writer.start()
+                        writer.join()
+                if len(seen) == 2:
+                    break
+        assert seen == ["0", "1"]
+    deadline = time.monotonic() + 2
+    while server.store.observation_count() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.store.observation_count() == 0
+
+
+def test_closing_the_server_stops_the_sync_loop_thread() -> None:
+    before = threading.active_count()
+    server = EmulatorServer()
+    with httpx.Client(transport=server.sync_transport(), base_url=BASE_URL) as http:
+        assert http.get("/api/v1/ping").status_code == 200
+        assert threading.active_count() == before + 1
+    server.close()
+    assert threading.active_count() == before

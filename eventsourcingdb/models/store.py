@@ -1,0 +1,471 @@
+"""`EventStore`: typed writes and reads over a `Client`, with schemas kept in step with models.
+
+The store turns declared models into event candidates (one source for all of them), writes them
+atomically with preconditions, and yields `RecordedEvent[T]` from reads, observations and EventQL
+queries, upcasting retired types and optionally verifying hashes or signatures on the way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncGenerator, Iterable, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from eventsourcingdb._validation import check_source
+from eventsourcingdb.errors import (
+    InvalidArgumentError,
+    ProtocolError,
+    SchemaAlreadyRegisteredError,
+    SchemaError,
+)
+from eventsourcingdb.event import Event
+from eventsourcingdb.models.codec import OnUnknown, Verification, decode_event, encode_event
+from eventsourcingdb.models.errors import RowDecodingError, SchemaDrift, SchemaDriftError
+from eventsourcingdb.models.recorded import RecordedEvent
+from eventsourcingdb.models.registry import EventDeclaration, EventRegistry, default_registry
+from eventsourcingdb.models.schema import schema_diff, schemas_equal
+from eventsourcingdb.options import ObserveEventsOptions, ReadEventsOptions
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from pydantic import JsonValue
+
+    from eventsourcingdb.client import Client
+    from eventsourcingdb.event_type import EventType
+    from eventsourcingdb.preconditions import Precondition
+
+__all__ = ["EventStore", "SchemaReport"]
+
+_logger = logging.getLogger("eventsourcingdb.models")
+
+M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaReport:
+    """What `register_schemas` found and did, each a sorted tuple of event type names."""
+
+    registered: tuple[str, ...]
+    """Types whose schema this call registered."""
+    unchanged: tuple[str, ...]
+    """Types whose identical schema was registered already."""
+    without_schema: tuple[str, ...]
+    """Types with stored events but no schema that no declared model covers (left as they are)."""
+
+
+def _drift(declaration: EventDeclaration, registered: JsonValue) -> SchemaDrift:
+    generated = declaration.schema
+    return SchemaDrift(
+        event_type=declaration.name,
+        model=declaration.model_name,
+        registered=registered,
+        generated=generated,
+        diff=schema_diff(registered, generated, model=declaration.model_name),
+    )
+
+
+def _checked_verification(verification: object, key: Ed25519PublicKey | None) -> Verification:
+    if not isinstance(verification, Verification):
+        allowed = ", ".join(f"Verification.{member.name}" for member in Verification)
+        raise InvalidArgumentError(f"verification must be one of {allowed}, got {verification!r}")
+    if verification is Verification.SIGNATURE and key is None:
+        raise InvalidArgumentError(
+            "Verification.SIGNATURE needs the server's public key: pass verification_key= "
+            "when creating the EventStore"
+        )
+    return verification
+
+
+class EventStore:
+    """Typed access to EventSourcingDB through `client`, for the models of `registry`.
+
+    `source` (a URI) is set on every event this store writes. `verification` is what reads check
+    by default (`Verification.SIGNATURE` needs `verification_key`); each read can override it.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        source: str,
+        registry: EventRegistry | None = None,
+        verification: Verification = Verification.NONE,
+        verification_key: Ed25519PublicKey | None = None,
+    ) -> None:
+        self._client = client
+        self._source = check_source(source)
+        if registry is not None and not isinstance(registry, EventRegistry):
+            raise InvalidArgumentError(
+                f"registry must be an EventRegistry, got {type(registry).__name__}"
+            )
+        self._registry = default_registry if registry is None else registry
+        self._verification = _checked_verification(verification, verification_key)
+        self._verification_key = verification_key
+
+    @property
+    def client(self) -> Client:
+        """The client this store talks through."""
+        return self._client
+
+    @property
+    def source(self) -> str:
+        """The source set on every event this store writes."""
+        return self._source
+
+    @property
+    def registry(self) -> EventRegistry:
+        """The registry whose models this store writes and reads."""
+        return self._registry
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(source={self._source!r}, registry={self._registry!r})"
+
+    # --- schemas -----------------------------------------------------------------------------
+
+    async def register_schemas(self) -> SchemaReport:
+        """Register the schema of every declared type that has none on the server yet.
+
+        Idempotent: identical schemas are left alone. If any registered schema differs from its
+        model's, nothing is registered and `SchemaDriftError` shows every difference. Types with
+        stored events but no schema and no model are reported (and logged as a warning).
+        """
+        known: dict[str, EventType] = {}
+        async with aclosing(self._client.read_event_types()) as event_types:
+            async for event_type in event_types:
+                known[event_type.type] = event_type
+        drifts: list[SchemaDrift] = []
+        missing: list[EventDeclaration] = []
+        unchanged: list[str] = []
+        for declaration in self._registry.declarations:
+            server_side = known.get(declaration.name)
+            if server_side is None or server_side.schema is None:
+                missing.append(declaration)
+            elif schemas_equal(server_side.schema, declaration.schema):
+                unchanged.append(declaration.name)
+            else:
+                drifts.append(_drift(declaration, server_side.schema))
+        if drifts:
+            raise SchemaDriftError(drifts)
+        registered: list[str] = []
+        for declaration in missing:
+            if await self._register(declaration):
+                _logger.debug("registered the schema of %s", declaration.name)
+                registered.append(declaration.name)
+            else:
+                unchanged.append(declaration.name)
+        without_schema = tuple(
+            sorted(
+                name
+                for name, event_type in known.items()
+                if event_type.has_events
+                and event_type.schema is None
+                and name not in self._registry
+            )
+        )
+        if without_schema:
+            _logger.warning(
+                "event types with stored events but no schema and no declared model: %s",
+                ", ".join(without_schema),
+            )
+        return SchemaReport(
+            registered=tuple(registered),
+            unchanged=tuple(sorted(unchanged)),
+            without_schema=without_schema,
+        )
+
+    async def _register(self, declaration: EventDeclaration) -> bool:
+        """Register one schema; False if the same one was registered meanwhile."""
+        try:
+            await self._client.register_event_schema(
+                event_type=declaration.name, json_schema=declaration.schema
+            )
+        except SchemaAlreadyRegisteredError:
+            current = await self._client.read_event_type(declaration.name)
+            if current.schema is not None and schemas_equal(current.schema, declaration.schema):
+                return False
+            raise SchemaDriftError([_drift(declaration, current.schema)]) from None
+        except SchemaError as error:
+            error.add_note(
+                f"while registering the schema of {declaration.name!r} generated from "
+                f"{declaration.model_name}"
+            )
+            raise
+        return True
+
+    # --- writing -----------------------------------------------------------------------------
+
+    async def append(
+        self,
+        subject: str,
+        *events: M,
+        preconditions: Sequence[Precondition] = (),
+        trace_parent: str | None = None,
+        trace_state: str | None = None,
+    ) -> list[RecordedEvent[M]]:
+        """Write `events` to `subject` in one atomic call; return them as recorded.
+
+        Nothing is written unless every precondition holds (else `ConcurrencyError`). The trace
+        context, if given, is set on every event. The returned data are the instances passed in.
+        """
+        if not events:
+            raise InvalidArgumentError("append needs at least one event to write")
+        return await self.append_many(
+            [(subject, event) for event in events],
+            preconditions=preconditions,
+            trace_parent=trace_parent,
+            trace_state=trace_state,
+        )
+
+    async def append_many(
+        self,
+        events: Iterable[tuple[str, M]],
+        *,
+        preconditions: Sequence[Precondition] = (),
+        trace_parent: str | None = None,
+        trace_state: str | None = None,
+    ) -> list[RecordedEvent[M]]:
+        """Write `(subject, event)` pairs, possibly to several subjects, in one atomic call."""
+        pairs = list(events)
+        if not pairs:
+            raise InvalidArgumentError("append_many needs at least one (subject, event) pair")
+        candidates = [
+            encode_event(
+                self._registry,
+                subject,
+                event,
+                source=self._source,
+                trace_parent=trace_parent,
+                trace_state=trace_state,
+            )
+            for subject, event in pairs
+        ]
+        written = await self._client.write_events(
+            events=candidates, preconditions=list(preconditions)
+        )
+        if len(written) != len(pairs):
+            raise ProtocolError(
+                f"the server answered a write of {len(pairs)} events with {len(written)}"
+            )
+        return [
+            RecordedEvent(data=event, event=stored)
+            for (_, event), stored in zip(pairs, written, strict=True)
+        ]
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def _verify(self, event: Event, verification: Verification | None) -> None:
+        chosen = self._verification if verification is None else verification
+        if chosen is Verification.NONE:
+            return
+        if chosen is Verification.HASH:
+            event.verify_hash()
+            return
+        _checked_verification(chosen, self._verification_key)
+        if self._verification_key is not None:
+            event.verify_signature(self._verification_key)
+
+    def decode(
+        self, event: Event, *, verification: Verification | None = None
+    ) -> RecordedEvent[BaseModel]:
+        """One stored event as a `RecordedEvent`, verified and upcast as configured.
+
+        Raises `UnknownEventTypeError` for an undeclared type, `EventDecodingError` for data
+        the model refuses, and the integrity errors of a failed verification.
+        """
+        self._verify(event, verification)
+        return decode_event(self._registry, event)
+
+    def _decode_or_not(
+        self, event: Event, on_unknown: OnUnknown, verification: Verification | None
+    ) -> RecordedEvent[BaseModel] | Event | None:
+        if on_unknown is not OnUnknown.RAISE and not self._registry.knows(event.type):
+            if on_unknown is OnUnknown.SKIP:
+                return None
+            self._verify(event, verification)
+            return event
+        return self.decode(event, verification=verification)
+
+    @overload
+    def read(
+        self,
+        subject: str,
+        options: ReadEventsOptions | None = None,
+        *,
+        on_unknown: Literal[OnUnknown.RAISE, OnUnknown.SKIP] = ...,
+        verification: Verification | None = None,
+    ) -> AsyncGenerator[RecordedEvent[BaseModel], None]: ...
+
+    @overload
+    def read(
+        self,
+        subject: str,
+        options: ReadEventsOptions | None = None,
+        *,
+        on_unknown: OnUnknown,
+        verification: Verification | None = None,
+    ) -> AsyncGenerator[RecordedEvent[BaseModel] | Event, None]: ...
+
+    async def read(
+        self,
+        subject: str,
+        options: ReadEventsOptions | None = None,
+        *,
+        on_unknown: OnUnknown = OnUnknown.RAISE,
+        verification: Verification | None = None,
+    ) -> AsyncGenerator[RecordedEvent[BaseModel] | Event, None]:
+        """The events of `subject` (with `options`: nested subjects, order, bounds, a start).
+
+        Yields `RecordedEvent`s; an event of an undeclared type raises `UnknownEventTypeError`,
+        or with `on_unknown` is yielded as the raw `Event` or skipped.
+        """
+        on_unknown = _checked_on_unknown(on_unknown)
+        chosen = ReadEventsOptions() if options is None else options
+        async with aclosing(self._client.read_events(subject=subject, options=chosen)) as stream:
+            async for event in stream:
+                decoded = self._decode_or_not(event, on_unknown, verification)
+                if decoded is not None:
+                    yield decoded
+
+    @overload
+    def observe(
+        self,
+        subject: str,
+        options: ObserveEventsOptions | None = None,
+        *,
+        on_unknown: Literal[OnUnknown.RAISE, OnUnknown.SKIP] = ...,
+        verification: Verification | None = None,
+    ) -> AsyncGenerator[RecordedEvent[BaseModel], None]: ...
+
+    @overload
+    def observe(
+        self,
+        subject: str,
+        options: ObserveEventsOptions | None = None,
+        *,
+        on_unknown: OnUnknown,
+        verification: Verification | None = None,
+    ) -> AsyncGenerator[RecordedEvent[BaseModel] | Event, None]: ...
+
+    async def observe(
+        self,
+        subject: str,
+        options: ObserveEventsOptions | None = None,
+        *,
+        on_unknown: OnUnknown = OnUnknown.RAISE,
+        verification: Verification | None = None,
+    ) -> AsyncGenerator[RecordedEvent[BaseModel] | Event, None]:
+        """The stored events of `subject`, then each new one as it is written; never ends.
+
+        Typed like `read`; close the iterator (or break out of the loop) to stop observing.
+        """
+        on_unknown = _checked_on_unknown(on_unknown)
+        chosen = ObserveEventsOptions() if options is None else options
+        async with aclosing(self._client.observe_events(subject=subject, options=chosen)) as stream:
+            async for event in stream:
+                decoded = self._decode_or_not(event, on_unknown, verification)
+                if decoded is not None:
+                    yield decoded
+
+    # --- querying ----------------------------------------------------------------------------
+
+    @overload
+    def query(
+        self,
+        eventql: str,
+        *,
+        row_type: type[RecordedEvent[Any]],
+        on_unknown: Literal[OnUnknown.RAISE, OnUnknown.SKIP] = ...,
+        verification: Verification | None = None,
+    ) -> AsyncGenerator[RecordedEvent[BaseModel], None]: ...
+
+    @overload
+    def query(
+        self,
+        eventql: str,
+        *,
+        row_type: type[RecordedEvent[Any]],
+        on_unknown: OnUnknown,
+        verification: Verification | None = None,
+    ) -> AsyncGenerator[RecordedEvent[BaseModel] | Event, None]: ...
+
+    @overload
+    def query(
+        self, eventql: str, *, row_type: type[R] | TypeAdapter[R]
+    ) -> AsyncGenerator[R, None]: ...
+
+    async def query(
+        self,
+        eventql: str,
+        *,
+        row_type: type[Any] | TypeAdapter[Any],
+        on_unknown: OnUnknown = OnUnknown.RAISE,
+        verification: Verification | None = None,
+    ) -> AsyncGenerator[Any, None]:
+        """The rows of an EventQL query, each validated as `row_type`.
+
+        `row_type` is a model, any type pydantic validates (`int`, `str`, a TypedDict), a
+        `TypeAdapter` for unions and other forms, or `RecordedEvent` for queries that project
+        whole events (`PROJECT INTO e`): those are decoded like `read` decodes.
+        """
+        on_unknown = _checked_on_unknown(on_unknown)
+        if row_type is RecordedEvent:
+            async with aclosing(self._client.run_eventql_query(query=eventql)) as rows:
+                async for row in rows:
+                    decoded = self._decode_or_not(_row_event(row), on_unknown, verification)
+                    if decoded is not None:
+                        yield decoded
+            return
+        adapter: TypeAdapter[Any] = (
+            row_type if isinstance(row_type, TypeAdapter) else TypeAdapter(row_type)
+        )
+        described = _describe_row_type(row_type)
+        async with aclosing(self._client.run_eventql_query(query=eventql)) as rows:
+            async for row in rows:
+                yield _validate_row(adapter, row, eventql, described)
+
+
+def _checked_on_unknown(on_unknown: object) -> OnUnknown:
+    if not isinstance(on_unknown, OnUnknown):
+        allowed = ", ".join(f"OnUnknown.{member.name}" for member in OnUnknown)
+        raise InvalidArgumentError(f"on_unknown must be one of {allowed}, got {on_unknown!r}")
+    return on_unknown
+
+
+def _row_event(row: object) -> Event:
+    if isinstance(row, Event):
+        return row
+    if not isinstance(row, dict):
+        raise InvalidArgumentError(
+            f"a query row is {type(row).__name__}, not an event: row_type=RecordedEvent needs a "
+            "query that projects whole events, such as 'FROM e IN events PROJECT INTO e'"
+        )
+    try:
+        return Event.parse(row)
+    except InvalidArgumentError as error:
+        raise InvalidArgumentError(
+            f"a query row is not an event ({error.message}): row_type=RecordedEvent needs a query "
+            "that projects whole events, such as 'FROM e IN events PROJECT INTO e'"
+        ) from None
+
+
+def _validate_row(adapter: TypeAdapter[Any], row: object, eventql: str, row_type: str) -> Any:
+    try:
+        return adapter.validate_json(json.dumps(row, ensure_ascii=False))
+    except ValidationError as error:
+        raise RowDecodingError(
+            f"a row of the query {eventql!r} does not validate as {row_type}: {error}",
+            query=eventql,
+            row_type=row_type,
+        ) from error
+
+
+def _describe_row_type(row_type: object) -> str:
+    if isinstance(row_type, type):
+        return f"{row_type.__module__}.{row_type.__qualname__}"
+    return repr(row_type)

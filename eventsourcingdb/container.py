@@ -306,10 +306,11 @@ class Container:
         return self._api_token
 
     def get_client(self, **kwargs: Any) -> Client:
-        """A new `Client` for this container."""
+        """A new `Client` for this container; keyword arguments go to `Client` (e.g. a token)."""
         from eventsourcingdb.client import Client
 
-        return Client(base_url=self.get_base_url(), api_token=self._api_token, **kwargs)
+        kwargs.setdefault("api_token", self._api_token)
+        return Client(base_url=self.get_base_url(), **kwargs)
 
     def get_signing_key(self) -> Ed25519PrivateKey:
         """The private key the server signs with (after `with_signing_key()`)."""

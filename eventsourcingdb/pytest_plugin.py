@@ -1,72 +1,45 @@
 """pytest fixtures that hand every test an EventSourcingDB server and a connected client.
 
-Installed with the package (entry point `pytest11`), so `esdb_server` and `esdb_client` are there in
-any test suite. The target is chosen with `--esdb-target` (or the `ESDB_TARGET` variable):
+Installed with the package (entry point `pytest11`), so the fixtures are there in any test suite:
+`esdb_server`, `esdb_client`, `esdb_namespace`, `esdb_verification_key` and `esdb_store`.
+The target is chosen with `--esdb-target` (or the `ESDB_TARGET` variable):
 
 - `in-process` (default): the embedded emulator, in this process, with no socket;
 - `socket`: the embedded emulator on a loopback port;
+- `container`: the real server image through testcontainers (needs Docker; `ESDB_IMAGE_TAG`);
 - `url`: a running server named by `ESDB_URL` and `ESDB_API_TOKEN`.
 
-On the emulator every test starts with an empty store. Importing this module is cheap: the
-emulator and the client are imported when a fixture is first used.
+On the emulator every test starts with an empty store. On a container or a shared server, every
+test gets its own `esdb_namespace` (a subject prefix and an event-type prefix) instead, and tests
+marked `esdb_fresh_store` are skipped. Importing this module is cheap: the emulator, the client and
+testcontainers are imported when a fixture first needs them.
 """
 
 from __future__ import annotations
 
-import enum
 import os
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from eventsourcingdb.testing import Namespace, RemoteServer, ServerHandle, Target
+
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     from eventsourcingdb.client import Client
+    from eventsourcingdb.models import EventStore
 
 _TARGET_OPTION = "--esdb-target"
 _TARGET_VARIABLE = "ESDB_TARGET"
 _URL_VARIABLE = "ESDB_URL"
 _TOKEN_VARIABLE = "ESDB_API_TOKEN"
-
-
-class Target(enum.StrEnum):
-    """Where the fixtures' server lives."""
-
-    IN_PROCESS = "in-process"
-    SOCKET = "socket"
-    URL = "url"
-
-
-class ServerHandle(Protocol):
-    """What the fixtures hand out: the interface `Emulator` and `Container` share."""
-
-    def get_base_url(self) -> str: ...
-
-    def get_api_token(self) -> str: ...
-
-    def get_client(self, **kwargs: Any) -> Client: ...
-
-
-class RemoteServer:
-    """A server that runs elsewhere, named by its base URL and API token."""
-
-    def __init__(self, base_url: str, api_token: str) -> None:
-        self._base_url = base_url
-        self._api_token = api_token
-
-    def get_base_url(self) -> str:
-        """The server's base URL."""
-        return self._base_url
-
-    def get_api_token(self) -> str:
-        """The API token the fixtures use."""
-        return self._api_token
-
-    def get_client(self, **kwargs: Any) -> Client:
-        """A new client for this server."""
-        from eventsourcingdb.client import Client
-
-        return Client(base_url=self._base_url, api_token=self._api_token, **kwargs)
+_KEY_VARIABLE = "ESDB_VERIFICATION_KEY"
+_IMAGE_TAG_VARIABLE = "ESDB_IMAGE_TAG"
+_FRESH_STORE_MARKER = "esdb_fresh_store"
+STORE_SOURCE = "https://tests.eventsourcingdb.io"
+"""The source `esdb_store` writes its events with."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -77,9 +50,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=[target.value for target in Target],
         default=None,
         help=(
-            "where esdb_server runs: in-process (default), socket, or url "
+            "where esdb_server runs: in-process (default), socket, container, or url "
             f"(with {_URL_VARIABLE} and {_TOKEN_VARIABLE}); also set by {_TARGET_VARIABLE}"
         ),
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare the marker for tests that need an empty store."""
+    config.addinivalue_line(
+        "markers",
+        f"{_FRESH_STORE_MARKER}: the test needs an empty store, so it runs on the emulator only",
     )
 
 
@@ -92,6 +73,19 @@ def _target(config: pytest.Config) -> Target:
         raise pytest.UsageError(f"{_TARGET_VARIABLE}={chosen!r} is not one of {allowed}") from None
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the tests that need an empty store when the target is shared."""
+    target = _target(config)
+    if target.is_emulator:
+        return
+    skip = pytest.mark.skip(
+        reason=f"needs an empty store, which only the emulator gives (target: {target.value})"
+    )
+    for item in items:
+        if item.get_closest_marker(_FRESH_STORE_MARKER) is not None:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def esdb_target(request: pytest.FixtureRequest) -> Target:
     """The target chosen for this run."""
@@ -101,30 +95,63 @@ def esdb_target(request: pytest.FixtureRequest) -> Target:
 @pytest.fixture(scope="session")
 def _esdb_session_server(esdb_target: Target) -> Iterator[ServerHandle]:
     if esdb_target is Target.URL:
-        url = os.environ.get(_URL_VARIABLE)
-        token = os.environ.get(_TOKEN_VARIABLE)
+        url, token = os.environ.get(_URL_VARIABLE), os.environ.get(_TOKEN_VARIABLE)
         if not url or not token:
             raise pytest.UsageError(
                 f"--esdb-target=url needs {_URL_VARIABLE} and {_TOKEN_VARIABLE} in the environment"
             )
         yield RemoteServer(url, token)
         return
+    if esdb_target is Target.CONTAINER:
+        from eventsourcingdb.container import Container
+
+        container = Container().with_signing_key()
+        tag = os.environ.get(_IMAGE_TAG_VARIABLE)
+        if tag:
+            container = container.with_image_tag(tag)
+        with container:
+            yield container
+        return
     from eventsourcingdb.emulator import Emulator
 
-    emulator = Emulator(in_process=esdb_target is Target.IN_PROCESS).start()
-    try:
+    with Emulator(in_process=esdb_target is Target.IN_PROCESS).with_signing_key() as emulator:
         yield emulator
-    finally:
-        emulator.stop()
 
 
 @pytest.fixture
-def esdb_server(_esdb_session_server: ServerHandle) -> ServerHandle:
+def esdb_server(_esdb_session_server: ServerHandle, esdb_target: Target) -> ServerHandle:
     """The server of this test; on the emulator, its store is empty when the test starts."""
-    reset = getattr(_esdb_session_server, "reset", None)
-    if reset is not None:
-        reset()
+    if esdb_target.is_emulator:
+        getattr(_esdb_session_server, "reset")()  # noqa: B009 - only emulators have reset()
     return _esdb_session_server
+
+
+@pytest.fixture
+def esdb_namespace(request: pytest.FixtureRequest, esdb_target: Target) -> Namespace:
+    """This test's subject and event-type prefixes: empty on the emulator, unique elsewhere."""
+    if esdb_target.is_emulator:
+        return Namespace()
+    return Namespace.unique(request.node.name)
+
+
+@pytest.fixture
+def esdb_verification_key(_esdb_session_server: ServerHandle) -> Ed25519PublicKey | None:
+    """The public key of the server's signatures; for `url`, read from ESDB_VERIFICATION_KEY."""
+    if isinstance(_esdb_session_server, RemoteServer):
+        path = os.environ.get(_KEY_VARIABLE)
+        if not path:
+            return None
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+        with open(path, "rb") as pem:
+            key = serialization.load_pem_public_key(pem.read())
+        if not isinstance(key, Ed25519PublicKey):
+            raise pytest.UsageError(f"{_KEY_VARIABLE} must name an Ed25519 public key (PEM)")
+        return key
+    get_key = getattr(_esdb_session_server, "get_verification_key")  # noqa: B009 - not on every handle
+    verification_key: Ed25519PublicKey = get_key()
+    return verification_key
 
 
 def _client_fixture() -> Any:
@@ -143,13 +170,18 @@ def _client_fixture() -> Any:
     @pytest_asyncio.fixture
     async def esdb_client(esdb_server: ServerHandle) -> AsyncIterator[Client]:
         """An async client connected to `esdb_server`, closed after the test."""
-        client = esdb_server.get_client()
-        try:
+        async with esdb_server.get_client() as client:
             yield client
-        finally:
-            await client.aclose()
 
     return esdb_client
 
 
 esdb_client = _client_fixture()
+
+
+@pytest.fixture
+def esdb_store(esdb_client: Client) -> EventStore:
+    """A typed `EventStore` over `esdb_client`, with the default registry of `@event_type`s."""
+    from eventsourcingdb.models import EventStore
+
+    return EventStore(esdb_client, source=STORE_SOURCE)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -150,3 +153,21 @@ def test_start_fails_fast_without_a_docker_engine_and_points_to_the_emulator(
     with pytest.raises(ContainerError, match=r"No Docker engine is reachable.*Emulator"):
         container.start()
     assert container.is_running() is False
+
+
+_NO_ENGINE = c.docker_engine_problem(os.environ.get("DOCKER_HOST"))
+
+
+@pytest.mark.docker
+@pytest.mark.skipif(_NO_ENGINE is not None, reason=f"no Docker engine: {_NO_ENGINE}")
+def test_the_integration_suite_passes_against_the_real_image() -> None:
+    """The portable client suite, run against `thenativeweb/eventsourcingdb` in a container."""
+    suite = Path(__file__).parent / "integration"
+    finished = subprocess.run(
+        [sys.executable, "-m", "pytest", str(suite), "--esdb-target=container", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stdout[-4000:] + finished.stderr[-4000:]

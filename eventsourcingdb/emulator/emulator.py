@@ -236,9 +236,13 @@ class Emulator:
         return self._running().sync_transport()
 
     def get_client(self, **kwargs: Any) -> Client:
-        """A new `Client` for this emulator (in process: over the in-process transport)."""
+        """A new `Client` for this emulator (in process: over the in-process transport).
+
+        Keyword arguments go to `Client`, and may override the API token.
+        """
         from eventsourcingdb.client import Client
 
         if self._in_process and "http_client" not in kwargs and "transport" not in kwargs:
             kwargs["transport"] = self.async_transport()
-        return Client(base_url=self.get_base_url(), api_token=self._api_token, **kwargs)
+        kwargs.setdefault("api_token", self._api_token)
+        return Client(base_url=self.get_base_url(), **kwargs)

@@ -53,6 +53,8 @@ from eventsourcingdb.preconditions import (
     IsSubjectPristine,
 )
 
+pytestmark = pytest.mark.esdb_fresh_store  # the store's schemas and ids start empty
+
 SOURCE = "https://library.eventsourcingdb.io"
 ACQUIRED = "io.eventsourcingdb.library.book-acquired"
 ACQUIRED_V2 = "io.eventsourcingdb.library.book-acquired.v2"

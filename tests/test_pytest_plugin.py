@@ -1,0 +1,145 @@
+"""The pytest plugin: targets, a fresh store per test on the emulator, namespaces elsewhere."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from eventsourcingdb.emulator import Emulator
+from eventsourcingdb.testing import Namespace, Target
+
+_INTEGRATION_SUITE = Path(__file__).parent / "integration" / "test_against_a_server.py"
+
+_TWO_TESTS_THAT_EACH_NEED_AN_EMPTY_STORE = """
+import pytest
+
+EVENT = {
+    "source": "https://tests.example.com",
+    "subject": "/a",
+    "type": "io.example.thing-happened",
+    "data": {},
+}
+
+@pytest.mark.parametrize("attempt", [1, 2])
+async def test_the_first_event_is_event_zero(esdb_client, attempt):
+    written = await esdb_client.write_events(events=[EVENT])
+    assert written[0].event_id == "0"
+"""
+
+
+def test_importing_the_plugin_loads_no_server_code() -> None:
+    probe = (
+        "import sys, eventsourcingdb.pytest_plugin; "
+        "heavy = [m for m in ('eventsourcingdb.emulator', 'testcontainers', 'docker', 'uvicorn', "
+        "'lark') if m in sys.modules]; print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    finished = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+
+
+def test_every_test_gets_an_empty_store_on_the_emulator(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(_TWO_TESTS_THAT_EACH_NEED_AN_EMPTY_STORE)
+    pytester.makeini("[pytest]\nasyncio_mode = auto\n")
+    for target in ("in-process", "socket"):
+        result = pytester.runpytest_subprocess(f"--esdb-target={target}")
+        result.assert_outcomes(passed=2)
+
+
+def test_the_target_can_come_from_the_environment(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile("def test_target(esdb_target):\n    assert esdb_target.value == 'socket'\n")
+    monkeypatch.setenv("ESDB_TARGET", "socket")
+    pytester.runpytest_subprocess().assert_outcomes(passed=1)
+
+
+def test_an_unknown_target_is_a_usage_error(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile("def test_target(esdb_target):\n    pass\n")
+    monkeypatch.setenv("ESDB_TARGET", "mainframe")
+    result = pytester.runpytest_subprocess()
+    result.stderr.fnmatch_lines(["*ESDB_TARGET='mainframe' is not one of*"])
+
+
+def test_a_url_target_needs_url_and_token(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ESDB_URL", raising=False)
+    monkeypatch.delenv("ESDB_API_TOKEN", raising=False)
+    pytester.makepyfile("def test_server(esdb_server):\n    pass\n")
+    result = pytester.runpytest_subprocess("--esdb-target=url")
+    result.stdout.fnmatch_lines(["*needs ESDB_URL and ESDB_API_TOKEN*"])
+    assert result.ret != 0
+
+
+def test_the_integration_suite_runs_against_a_shared_server_given_by_url(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a user does to run our suite against a real server, here with a busy emulator."""
+    pytester.makepyfile(
+        test_fresh="""
+import pytest
+
+@pytest.mark.esdb_fresh_store
+def test_needs_an_empty_store():
+    raise AssertionError("must be skipped on a shared server")
+
+def test_namespaces_are_unique(esdb_namespace, request):
+    assert esdb_namespace.subject_prefix.startswith("/test-namespaces-are-unique-")
+"""
+    )
+    pytester.makeini("[pytest]\nasyncio_mode = auto\n")
+    (pytester.path / "test_against_a_server.py").write_text(
+        _INTEGRATION_SUITE.read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    with Emulator().with_api_token("shared-secret") as shared:
+        _write_someone_elses_events(shared.get_base_url(), "shared-secret")
+        monkeypatch.setenv("ESDB_URL", shared.get_base_url())
+        monkeypatch.setenv("ESDB_API_TOKEN", "shared-secret")
+        result = pytester.runpytest_subprocess("--esdb-target=url", "-p", "no:cacheprovider")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) == 0, result.stdout.str()
+    assert outcomes["skipped"] == 1
+    assert outcomes["passed"] == 12
+
+
+def _write_someone_elses_events(base_url: str, api_token: str) -> None:
+    event = {
+        "source": "https://someone-else.example.com",
+        "subject": "/library/books/42",
+        "type": "io.eventsourcingdb.library.book-acquired",
+        "data": {"title": "Not yours"},
+    }
+    answer = httpx.post(
+        f"{base_url}/api/v1/write-events",
+        json={"events": [event, event]},
+        headers={"Authorization": f"Bearer {api_token}"},
+    )
+    assert answer.status_code == 200
+
+
+def test_namespaces_prefix_subjects_and_types() -> None:
+    namespace = Namespace(subject_prefix="/run-1", type_prefix="t1.")
+    assert namespace.subject("/books/42") == "/run-1/books/42"
+    assert namespace.subject("/") == "/run-1"
+    assert namespace.local_subject("/run-1/books") == "/books"
+    assert namespace.local_subject("/run-1") == "/"
+    assert namespace.event_type("io.example.thing-happened") == "t1.io.example.thing-happened"
+    assert Namespace().subject("/books") == "/books"
+
+
+def test_unique_namespaces_differ_and_are_valid() -> None:
+    first, second = Namespace.unique("Test Things[1]"), Namespace.unique("Test Things[1]")
+    assert first != second
+    assert first.subject_prefix.startswith("/test-things-1-")
+    first.subject("/x")
+    first.event_type("io.example.thing-happened")
+
+
+def test_only_the_emulator_targets_can_be_emptied() -> None:
+    assert [target.value for target in Target if target.is_emulator] == ["in-process", "socket"]

@@ -1,7 +1,8 @@
 """pytest fixtures that hand every test an EventSourcingDB server and a connected client.
 
 Installed with the package (entry point `pytest11`), so the fixtures are there in any test suite:
-`esdb_server`, `esdb_client`, `esdb_namespace`, `esdb_verification_key` and `esdb_store`.
+`esdb_server`, `esdb_client`, `esdb_namespace`, `esdb_verification_key`, `esdb_store` and
+`esdb_repository`.
 The target is chosen with `--esdb-target` (or the `ESDB_TARGET` variable):
 
 - `in-process` (default): the embedded emulator, in this process, with no socket;
@@ -28,6 +29,7 @@ from eventsourcingdb.testing import Namespace, RemoteServer, ServerHandle, Targe
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+    from eventsourcingdb.aggregates import Repository
     from eventsourcingdb.client import Client
     from eventsourcingdb.models import EventStore
 
@@ -185,3 +187,11 @@ def esdb_store(esdb_client: Client) -> EventStore:
     from eventsourcingdb.models import EventStore
 
     return EventStore(esdb_client, source=STORE_SOURCE)
+
+
+@pytest.fixture
+def esdb_repository(esdb_store: EventStore) -> Repository:
+    """A `Repository` of aggregates over `esdb_store`."""
+    from eventsourcingdb.aggregates import Repository
+
+    return Repository(esdb_store)

@@ -1,0 +1,346 @@
+"""`Repository`: loads aggregates from their events and saves what they recorded, safely.
+
+Loading reads the subject through an `EventStore` (typed, upcast) and replays it through the
+aggregate's handlers, from the latest snapshot on when the aggregate takes snapshots. Saving
+writes every pending event in one atomic call guarded by the version it loaded
+(`IsSubjectOnEventId`, or `IsSubjectPristine` for a new aggregate); a lost race is an
+`AggregateConcurrencyError`, and `update`, `execute` and `retrying` decide again on fresh state.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import aclosing
+from typing import TypeVar, cast
+
+from pydantic import BaseModel
+
+from eventsourcingdb._validation import check_subject
+from eventsourcingdb.aggregates.aggregate import Aggregate, AggregateSpec
+from eventsourcingdb.aggregates.boundaries import Boundary, BoundaryRead, unchanged
+from eventsourcingdb.aggregates.decider import Decider, DecisionResult
+from eventsourcingdb.aggregates.errors import (
+    AggregateConcurrencyError,
+    AggregateDefinitionError,
+    AggregateNotFoundError,
+)
+from eventsourcingdb.aggregates.handlers import MissingHandler
+from eventsourcingdb.aggregates.retrying import Backoff, checked_retries, retry_on_conflict
+from eventsourcingdb.errors import ConcurrencyError, InvalidArgumentError
+from eventsourcingdb.event import Event
+from eventsourcingdb.models import EventStore, OnUnknown, RecordedEvent, UnknownEventTypeError
+from eventsourcingdb.options import (
+    IfEventIsMissingDuringRead,
+    ReadEventsOptions,
+    ReadFromLatestEvent,
+)
+from eventsourcingdb.preconditions import (
+    IsSubjectOnEventId,
+    IsSubjectPristine,
+    Precondition,
+    SubjectPrecondition,
+)
+
+__all__ = ["Repository"]
+
+_logger = logging.getLogger("eventsourcingdb.aggregates")
+
+A = TypeVar("A", bound=Aggregate)
+R = TypeVar("R")
+S = TypeVar("S")
+C = TypeVar("C")
+E = TypeVar("E", bound=BaseModel)
+
+
+def _guard(subject: str, version: str | None, *, recursive: bool) -> SubjectPrecondition:
+    if version is None:
+        return IsSubjectPristine(subject, recursive=recursive)
+    return IsSubjectOnEventId(subject, version, recursive=recursive)
+
+
+class Repository:
+    """Aggregates and deciders over an `EventStore`, with optimistic concurrency.
+
+    `retries` is how often `update`, `execute` and `retrying` decide again after a conflict
+    (each call can say otherwise); `backoff` spaces those attempts out.
+    """
+
+    def __init__(
+        self, store: EventStore, *, retries: int = 3, backoff: Backoff | None = None
+    ) -> None:
+        if not isinstance(store, EventStore):
+            raise InvalidArgumentError(
+                f"Repository needs an EventStore from eventsourcingdb.models, got "
+                f"{type(store).__name__}"
+            )
+        self._store = store
+        self._retries = checked_retries(retries)
+        self._backoff = Backoff() if backoff is None else backoff
+
+    @property
+    def store(self) -> EventStore:
+        """The store this repository reads and writes through."""
+        return self._store
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._store!r}, retries={self._retries})"
+
+    # --- loading -----------------------------------------------------------------------------
+
+    async def load(self, aggregate_type: type[A], subject: str) -> A:
+        """The aggregate rebuilt from the events of `subject`; `AggregateNotFoundError` if none."""
+        aggregate = await self._rehydrate(aggregate_type, subject)
+        if aggregate.version is None:
+            raise AggregateNotFoundError(
+                f"there is no {aggregate_type.__qualname__} at {subject}: the subject has no "
+                "events (use load_or_new to start a new one)",
+                aggregate_type=aggregate_type,
+                subject=subject,
+            )
+        return aggregate
+
+    async def load_or_new(self, aggregate_type: type[A], subject: str) -> A:
+        """The aggregate at `subject`, or a fresh one if the subject has no events yet."""
+        return await self._rehydrate(aggregate_type, subject)
+
+    async def _rehydrate(self, aggregate_type: type[A], subject: str) -> A:
+        if not (isinstance(aggregate_type, type) and issubclass(aggregate_type, Aggregate)):
+            raise InvalidArgumentError(
+                f"the repository loads Aggregate subclasses, got {aggregate_type!r}"
+            )
+        aggregate = aggregate_type.new(subject)
+        spec = aggregate_type._spec
+        retired = spec.snapshots.retired if spec.snapshots is not None else ()
+        tolerant = spec.on_missing_handler is MissingHandler.IGNORE or bool(retired)
+        options = self._read_options(spec, aggregate.subject)
+        replayed = 0
+        on_unknown = OnUnknown.YIELD_RAW if tolerant else OnUnknown.RAISE
+        stream = self._store.read(aggregate.subject, options, on_unknown=on_unknown)
+        async with aclosing(stream) as events:
+            async for item in events:
+                replayed += 1
+                if item.type in retired:
+                    aggregate._replay(None, event_id=item.event_id)
+                elif isinstance(item, Event):
+                    if spec.on_missing_handler is not MissingHandler.IGNORE:
+                        raise _unknown(item)
+                    aggregate._replay(None, event_id=item.event_id)
+                else:
+                    aggregate._replay(item.data, event_id=item.event_id)
+        _logger.debug(
+            "loaded %s at %s from %d events", aggregate_type.__qualname__, subject, replayed
+        )
+        return aggregate
+
+    def _read_options(self, spec: AggregateSpec, subject: str) -> ReadEventsOptions:
+        if spec.snapshots is None:
+            return ReadEventsOptions(recursive=spec.recursive)
+        declaration = self._store.registry.declaration_of(spec.snapshots.model)
+        if declaration is None:
+            raise AggregateDefinitionError(
+                f"the snapshot model {spec.snapshots.model.__qualname__} is not declared in the "
+                f"store's registry {self._store.registry!r}: decorate it with @event_type"
+            )
+        return ReadEventsOptions(
+            recursive=spec.recursive,
+            from_latest_event=ReadFromLatestEvent(
+                subject=subject,
+                type=declaration.name,
+                if_event_is_missing=IfEventIsMissingDuringRead.READ_EVERYTHING,
+            ),
+        )
+
+    # --- saving ------------------------------------------------------------------------------
+
+    async def save(
+        self,
+        aggregate: Aggregate,
+        *,
+        preconditions: Sequence[Precondition] = (),
+        trace_parent: str | None = None,
+        trace_state: str | None = None,
+    ) -> list[RecordedEvent[BaseModel]]:
+        """Write the aggregate's pending events in one call, if it is still at its version.
+
+        Also writes a snapshot in the same call when one is due. `preconditions` are added to
+        the version guard (for example a boundary's `unchanged_since`). Nothing pending: nothing
+        is sent and `[]` returned. A violated precondition raises `AggregateConcurrencyError`
+        and leaves the aggregate as it was; load it again to decide again.
+        """
+        if not isinstance(aggregate, Aggregate):
+            raise InvalidArgumentError(f"save takes an Aggregate, got {type(aggregate).__name__}")
+        if not aggregate._pending:
+            return []
+        guard = unchanged(aggregate)
+        sent = [guard, *preconditions]
+        pairs = list(aggregate._pending)
+        count = len(pairs)
+        snapshot = aggregate.take_snapshot() if aggregate._snapshot_due() else None
+        if snapshot is not None:
+            pairs.append((aggregate.subject, snapshot))
+        try:
+            written = await self._store.append_many(
+                pairs, preconditions=sent, trace_parent=trace_parent, trace_state=trace_state
+            )
+        except ConcurrencyError as error:
+            raise AggregateConcurrencyError(
+                aggregate_type=type(aggregate),
+                subject=aggregate.subject,
+                expected_version=aggregate.version,
+                preconditions=sent,
+                cause=error,
+            ) from error
+        aggregate._saved(written[-1].event_id, snapshot_written=snapshot is not None)
+        if snapshot is not None:
+            _logger.debug(
+                "wrote a snapshot of %s at %s", type(aggregate).__qualname__, aggregate.subject
+            )
+        return written[:count]
+
+    # --- deciding again after a conflict -----------------------------------------------------
+
+    async def retrying(
+        self, operation: Callable[[], Awaitable[R]], *, retries: int | None = None
+    ) -> R:
+        """Run `operation`, running it again after a `ConcurrencyError` (never after others).
+
+        `operation` must load what it decides on afresh each time. Use it for decisions that
+        span several aggregates or a boundary; `update` and `execute` use it themselves.
+        """
+        return await retry_on_conflict(
+            operation,
+            retries=self._retries if retries is None else retries,
+            backoff=self._backoff,
+        )
+
+    async def update(
+        self,
+        aggregate_type: type[A],
+        subject: str,
+        change: Callable[[A], Awaitable[None] | None],
+        *,
+        retries: int | None = None,
+        create: bool = False,
+    ) -> A:
+        """Load, apply `change` (sync or async), save; on a conflict, all of it again.
+
+        `create=True` starts a new aggregate when the subject has no events. Errors of `change`
+        and `OutcomeUnknownError` are never retried. Returns the saved aggregate.
+        """
+
+        async def attempt() -> A:
+            if create:
+                aggregate = await self.load_or_new(aggregate_type, subject)
+            else:
+                aggregate = await self.load(aggregate_type, subject)
+            outcome = change(aggregate)
+            if inspect.isawaitable(outcome):
+                await outcome
+            await self.save(aggregate)
+            return aggregate
+
+        return await self.retrying(attempt, retries=retries)
+
+    # --- deciders ----------------------------------------------------------------------------
+
+    async def execute(
+        self,
+        decider: Decider[S, C, E],
+        subject: str,
+        command: C,
+        *,
+        retries: int | None = None,
+        preconditions: Sequence[Precondition] = (),
+    ) -> DecisionResult[S, E]:
+        """Fold the subject's events with `decider`, decide on `command`, write the outcome.
+
+        The write is guarded like `save`; on a conflict the whole decision runs again (up to
+        `retries` times). A decision without events writes nothing.
+        """
+        if not isinstance(decider, Decider):
+            raise InvalidArgumentError(f"execute takes a Decider, got {type(decider).__name__}")
+        check_subject(subject)
+
+        async def attempt() -> DecisionResult[S, E]:
+            state, version = await self._fold(decider, subject)
+            decided = list(decider.decide(state, command))
+            if not decided:
+                return DecisionResult(state=state, events=(), version=version)
+            for event in decided:
+                if not isinstance(event, BaseModel):
+                    raise InvalidArgumentError(
+                        f"decide returned {type(event).__name__}; it returns event models"
+                    )
+            sent = [_guard(subject, version, recursive=decider.recursive), *preconditions]
+            try:
+                written = await self._store.append(subject, *decided, preconditions=sent)
+            except ConcurrencyError as error:
+                raise AggregateConcurrencyError(
+                    aggregate_type=None,
+                    subject=subject,
+                    expected_version=version,
+                    preconditions=sent,
+                    cause=error,
+                ) from error
+            return DecisionResult(
+                state=decider.fold(decided, state),
+                events=tuple(written),
+                version=written[-1].event_id,
+            )
+
+        return await self.retrying(attempt, retries=retries)
+
+    async def load_state(self, decider: Decider[S, C, E], subject: str) -> tuple[S, str | None]:
+        """The decider's state of `subject` and the id of its last event (None: it has none).
+
+        For decisions that read a decider's state without changing it: guard them with
+        `IsSubjectOnEventId(subject, version)` (or `IsSubjectPristine` for None).
+        """
+        if not isinstance(decider, Decider):
+            raise InvalidArgumentError(f"load_state takes a Decider, got {type(decider).__name__}")
+        check_subject(subject)
+        return await self._fold(decider, subject)
+
+    async def _fold(self, decider: Decider[S, C, E], subject: str) -> tuple[S, str | None]:
+        state = decider.initial_state
+        version: str | None = None
+        options = ReadEventsOptions(recursive=decider.recursive)
+        async with aclosing(self._store.read(subject, options)) as events:
+            async for recorded in events:
+                # The decider's event type is a static promise; the store yields declared models.
+                state = decider.evolve(state, cast(E, recorded.data))
+                version = recorded.event_id
+        return state, version
+
+    # --- boundaries --------------------------------------------------------------------------
+
+    async def read_boundary(self, boundary: Boundary) -> BoundaryRead:
+        """The events of `boundary` now, and the precondition that they stay the last ones."""
+        if not isinstance(boundary, Boundary):
+            raise InvalidArgumentError(
+                f"read_boundary takes a Boundary, got {type(boundary).__name__}"
+            )
+        registry = self._store.registry
+        rows = self._store.query(boundary.query(registry), row_type=RecordedEvent)
+        async with aclosing(rows) as stream:
+            events = tuple([recorded async for recorded in stream])
+        last = max((recorded.event_id for recorded in events), key=int) if events else None
+        return BoundaryRead(
+            boundary=boundary,
+            events=events,
+            precondition=boundary.unchanged_since(last, registry),
+        )
+
+
+def _unknown(event: Event) -> UnknownEventTypeError:
+    return UnknownEventTypeError(
+        f"event {event.event_id} of {event.subject} has the type {event.type!r}, which has "
+        "neither a model nor an upcaster in the store's registry: declare a model for it (and a "
+        "handler), or let the aggregate ignore such events (on_missing_handler=MissingHandler."
+        "IGNORE)",
+        event_type=event.type,
+        event_id=event.event_id,
+        subject=event.subject,
+    )

@@ -56,7 +56,8 @@ def _add_flag(parser: argparse.ArgumentParser, name: str, default: bool, text: s
     )
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The top-level parser and the parser of `run`, whose usage line its errors show."""
     parser = argparse.ArgumentParser(
         prog="eventsourcingdb-emulator",
         description="An in-memory EventSourcingDB for tests and development.",
@@ -97,10 +98,11 @@ def _parser() -> argparse.ArgumentParser:
         default=TimeFormat.NINE_DIGITS.value,
         help="nine fractional digits always (default), or trimmed as Go's RFC3339Nano",
     )
-    return parser
+    return parser, run
 
 
 def _configure(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> Emulator:
+    """The emulator the flags of `run` describe; `parser` (that of `run`) reports bad values."""
     if arguments.https_enabled:
         parser.error("--https-enabled: the emulator serves plain HTTP only; pass false")
     if not arguments.http_enabled:
@@ -135,13 +137,13 @@ def _configure(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the emulator until SIGINT or SIGTERM; the exit status is 0 after a clean stop."""
-    parser = _parser()
+    parser, run = _parsers()
     arguments, unknown = parser.parse_known_args(argv)
     for argument in unknown:
         print(f"eventsourcingdb-emulator: ignoring unknown argument {argument!r}", file=sys.stderr)
     if arguments.with_ui:
         print("eventsourcingdb-emulator: --with-ui is ignored (no UI)", file=sys.stderr)
-    emulator = _configure(arguments, parser)
+    emulator = _configure(arguments, run)
     stopping = threading.Event()
 
     def request_stop(signal_number: int, frame: FrameType | None) -> None:

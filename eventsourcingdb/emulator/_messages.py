@@ -15,8 +15,6 @@ from eventsourcingdb.errors import ErrorCode
 
 __all__ = ["Refusal"]
 
-SERVER_HEADER_VALUE: Final = "EventSourcingDB/1.3.0-emulator"
-
 TEXT_METHOD_NOT_ALLOWED: Final = "Method Not Allowed"
 TEXT_INTERNAL_ERROR: Final = "internal server error"
 TEXT_SHUTTING_DOWN: Final = "the server is shutting down"

@@ -1,8 +1,9 @@
 """The emulator's handler as an ASGI application, for uvicorn (the socket front end).
 
 Streams are sent chunk by chunk as the handler yields them; when the client goes away the
-handler's generator is closed at once, so observers do not outlive their connections. uvicorn's
-h11 backend passes any method token through, `QUERY` included.
+handler's generator is closed at once, so observers do not outlive their connections, and no
+further chunk is written to the dead connection (asyncio would log `socket.send() raised
+exception.` for each). uvicorn's h11 backend passes any method token through, `QUERY` included.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ class AsgiApp:
             (name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers
         ]
         if isinstance(response.body, bytes):
-            headers.append((b"content-length", str(len(response.body)).encode("ascii")))
+            if not any(name == b"content-length" for name, _ in headers):
+                headers.append((b"content-length", str(len(response.body)).encode("ascii")))
             await send(
                 {"type": "http.response.start", "status": response.status, "headers": headers}
             )
@@ -71,16 +73,28 @@ class AsgiApp:
 
 
 async def _stream(chunks: AsyncIterator[bytes], receive: Receive, send: Send) -> None:
-    """Send chunks until the stream ends or the client disconnects, whichever comes first."""
+    """Send chunks until the stream ends or the client disconnects, whichever comes first.
+
+    Writing to a socket does not wait for anything while its buffer has room, so a stream of
+    prepared chunks would never let the event loop notice that the peer has gone; asyncio then
+    counts every further write and logs a warning for each. After every chunk the pump yields
+    to the loop, and it stops as soon as the disconnect is known.
+    """
+    gone = asyncio.Event()
 
     async def pump() -> None:
         async for chunk in chunks:
+            if gone.is_set():
+                return
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await asyncio.sleep(0)  # let connection_lost and the watcher run
+        if not gone.is_set():
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def watch() -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
+        gone.set()
 
     pumping = asyncio.ensure_future(pump())
     watching = asyncio.ensure_future(watch())

@@ -30,6 +30,13 @@ IN_PROCESS_HOST: Final = "emulator.invalid"
 """The host name of an in-process emulator: a reserved name that no DNS resolves."""
 IN_PROCESS_BASE_URL: Final = f"http://{IN_PROCESS_HOST}"
 LOOPBACK: Final = "127.0.0.1"
+_WILDCARDS: Final = {"0.0.0.0": LOOPBACK, "": LOOPBACK, "::": "::1"}
+"""Addresses that listen everywhere, and the loopback address a client reaches them on."""
+
+
+def _authority(host: str, port: int) -> str:
+    """`host:port` for a URL; an IPv6 literal goes in brackets (RFC 3986): `[::1]:3000`."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class Emulator:
@@ -63,10 +70,30 @@ class Emulator:
         return self
 
     def with_host(self, host: str) -> Self:
-        """Listen on this address instead of 127.0.0.1 (e.g. `0.0.0.0` to be reachable)."""
+        """Listen on this address instead of 127.0.0.1 (e.g. `0.0.0.0` or `::1`)."""
         if not isinstance(host, str) or not host:
             raise InvalidArgumentError("host must be a non-empty string such as '127.0.0.1'")
         self._host = host
+        return self
+
+    def with_image_tag(self, tag: str) -> Self:
+        """Accepted and validated as `Container` does, so that code written for it runs unchanged.
+
+        It changes nothing: the emulator has no image and always behaves as a current server
+        (`with_api_versions(1)` makes it one that predates the v2 API).
+        """
+        if not isinstance(tag, str) or not tag:
+            raise InvalidArgumentError("image tag must be a non-empty string, e.g. '1.0.0'")
+        return self
+
+    def with_startup_timeout(self, seconds: float) -> Self:
+        """Accepted and validated as `Container` does, so that code written for it runs unchanged.
+
+        It changes nothing: `start()` returns once the emulator answers (or has failed to
+        listen), so there is nothing to wait for.
+        """
+        if not isinstance(seconds, int | float) or seconds <= 0:
+            raise InvalidArgumentError(f"startup timeout must be positive, got {seconds!r}")
         return self
 
     def with_api_token(self, api_token: str) -> Self:
@@ -144,7 +171,8 @@ class Emulator:
                 except (OSError, RuntimeError) as error:
                     server.close()
                     raise ContainerError(
-                        f"the emulator could not listen on {self._host}:{self._port}: {error}"
+                        f"the emulator could not listen on {_authority(self._host, self._port)}: "
+                        f"{error}"
                     ) from error
                 self._socket = listener
             self._server = server
@@ -195,11 +223,14 @@ class Emulator:
         return self._running()
 
     def get_host(self) -> str:
-        """The host the emulator answers on (`emulator.invalid` in process)."""
+        """The host the emulator answers on (`emulator.invalid` in process).
+
+        A wildcard address is answered on loopback: `0.0.0.0` as 127.0.0.1, `::` as `::1`.
+        """
         self._running()
         if self._in_process:
             return IN_PROCESS_HOST
-        return LOOPBACK if self._host in ("0.0.0.0", "") else self._host
+        return _WILDCARDS.get(self._host, self._host)
 
     def get_mapped_port(self) -> int:
         """The port the emulator listens on (80, the URL's default, in process)."""
@@ -207,11 +238,14 @@ class Emulator:
         return self._socket.port if self._socket is not None else 80
 
     def get_base_url(self) -> str:
-        """`http://127.0.0.1:<port>`, or `http://emulator.invalid` in process."""
+        """`http://127.0.0.1:<port>` or `http://[::1]:<port>`; `http://emulator.invalid` in process.
+
+        An IPv6 address is bracketed, as URLs require.
+        """
         if self._in_process:
             self._running()
             return IN_PROCESS_BASE_URL
-        return f"http://{self.get_host()}:{self.get_mapped_port()}"
+        return f"http://{_authority(self.get_host(), self.get_mapped_port())}"
 
     def get_api_token(self) -> str:
         """The API token the emulator accepts."""

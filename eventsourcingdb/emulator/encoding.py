@@ -15,11 +15,12 @@ import json
 import json.encoder
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Final
 
 __all__ = [
+    "MAX_NESTING_DEPTH",
     "JSONValue",
     "TimeFormat",
     "decode_json",
@@ -101,25 +102,69 @@ def _finite(text: str) -> float:
 
 
 def _sanitize(value: object) -> object:
-    """Replace lone surrogates (from `\\ud800` escapes) with U+FFFD, as Go's decoder does."""
+    """Replace lone surrogates (from `\\ud800` escapes) with U+FFFD, as Go's decoder does.
+
+    Loops rather than comprehensions: one stack frame per level of nesting, not two.
+    """
     if isinstance(value, str):
         return _SURROGATE.sub("\ufffd", value)
     if isinstance(value, list):
-        return [_sanitize(item) for item in value]
+        for index, item in enumerate(value):
+            value[index] = _sanitize(item)
+        return value
     if isinstance(value, dict):
-        return {_SURROGATE.sub("\ufffd", key): _sanitize(item) for key, item in value.items()}
+        result: dict[str, object] = {}
+        for key, item in value.items():
+            result[_SURROGATE.sub("\ufffd", key)] = _sanitize(item)
+        return result
     return value
+
+
+MAX_NESTING_DEPTH: Final = 512
+"""How deeply arrays and objects may nest in a decoded document.
+
+Go's decoder allows 10,000 levels; Python recurses once per level (the emulator's encoder and the
+schema validator as well as the decoder), so the emulator refuses what it could not process.
+"""
+
+
+def _too_deep(value: object, limit: int) -> bool:
+    """Whether arrays and objects nest more than `limit` levels deep in `value` (no recursion)."""
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children: Iterable[object] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def decode_json(body: bytes | str) -> object:
     """Decode JSON as Go does: numbers as float64, invalid UTF-8 and lone surrogates as U+FFFD.
 
-    Raises `ValueError` for malformed JSON, NaN/Infinity literals and numbers beyond float64.
+    Raises `ValueError` for malformed JSON, NaN/Infinity literals, numbers beyond float64 and
+    documents nested more than `MAX_NESTING_DEPTH` levels deep.
     """
     text = body.decode("utf-8", _GO_REPLACE) if isinstance(body, bytes) else body
-    value: object = json.loads(
-        text, parse_int=_finite, parse_float=_finite, parse_constant=_reject_constant
-    )
+    try:
+        value: object = json.loads(
+            text, parse_int=_finite, parse_float=_finite, parse_constant=_reject_constant
+        )
+    except RecursionError:
+        value = None
+        too_deep = True
+    else:
+        # fewer brackets than the limit cannot nest that deeply: most bodies skip the walk
+        brackets = text.count("[") + text.count("{")
+        too_deep = brackets > MAX_NESTING_DEPTH and _too_deep(value, MAX_NESTING_DEPTH)
+    if too_deep:
+        raise ValueError(f"exceeded max depth: more than {MAX_NESTING_DEPTH} nested levels")
     if _LONE_SURROGATE_ESCAPE.search(text):
         value = _sanitize(value)
     return value

@@ -136,8 +136,26 @@ class Handler:
         """The options this handler was made with."""
         return self._options
 
+    @property
+    def is_closed(self) -> bool:
+        """Whether the server was shut down (its store closed): nothing answers any more."""
+        return self._store.is_closed
+
     async def handle(self, request: Request) -> Response:
-        """Answer one request; never raises (a bug becomes a 500 answer)."""
+        """Answer one request; never raises (a bug becomes a 500 answer, or an error line).
+
+        A HEAD request gets the headers of the GET answer, `Content-Length` included, and no
+        body, whichever front end carries it.
+        """
+        response = await self._answer(request)
+        if request.method != "HEAD":
+            return response
+        if isinstance(response.body, bytes):
+            length = ("content-length", str(len(response.body)))
+            return Response(response.status, (*response.headers, length), b"")
+        return Response(response.status, response.headers, b"")
+
+    async def _answer(self, request: Request) -> Response:
         route = self._routes.get(request.path)
         if route is None:
             return self._text(404, _wire.TEXT_NOT_FOUND)
@@ -150,12 +168,16 @@ class Handler:
         lines = V1_LINES if route.version is ApiVersion.V1 else V2_LINES
         call = _Call(route.version, BodyReader(strict=route.version is ApiVersion.V2), lines)
         try:
-            return await route.action(self, request, call)
+            response = await route.action(self, request, call)
         except Refusal as refusal:
             return self._refuse(refusal, route)
         except Exception:
             _logger.exception("the emulator failed to answer %s %s", request.method, request.path)
             return self._text(500, m.TEXT_INTERNAL_ERROR)
+        if isinstance(response.body, bytes):
+            return response
+        guarded = _guarded(response.body, lines, f"{request.method} {request.path}")
+        return Response(response.status, response.headers, guarded)
 
     def _is_authorized(self, request: Request) -> bool:
         given = request.header(_wire.AUTHORIZATION_HEADER) or ""
@@ -368,6 +390,9 @@ class Handler:
         )
 
     async def _read_event_types(self, request: Request, call: _Call) -> Response:
+        # no body at all is the usual request; v1 also takes `null` and ignores unknown members
+        if request.body.strip():
+            call.reader.fields(self._body(request, call), (), "the request body")
         types = self._store.event_types()
         return self._ndjson(
             prepared_stream(chunks(map(call.lines.event_type, types)), call.lines.end())
@@ -386,6 +411,25 @@ class Handler:
         if call.version is ApiVersion.V1:
             return self._json(call.lines.event_type_object(info))
         return self._json(call.lines.event_type(info).rstrip(b"\n"))
+
+
+async def _guarded(chunks: AsyncIterator[bytes], lines: Lines, what: str) -> AsyncIterator[bytes]:
+    """The chunks of a stream; a failure after the status went out becomes one error line.
+
+    The status is 200 by then, so the client learns of the failure from an `error` line (v1
+    `internal server error`, v2 code `store-failed`) after which the answer ends cleanly, as
+    the real server ends a stream (spec §5.4). The exception goes to the emulator's logger.
+    """
+    try:
+        async for chunk in chunks:
+            yield chunk
+    except Exception:
+        _logger.exception("the emulator failed while streaming the answer to %s", what)
+        yield lines.error(m.TEXT_INTERNAL_ERROR, ErrorCode.STORE_FAILED)
+    finally:
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()
 
 
 _ROUTES: Final[dict[str, _Route]] = {

@@ -11,10 +11,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcingdb.emulator.encoding import TimeFormat
 from eventsourcingdb.emulator.hashing import HashVersion
 
-__all__ = ["DEFAULT_SERVER_HEADER", "ApiVersion", "ServerOptions"]
+__all__ = ["DEFAULT_SERVER_HEADER", "V1_ONLY_SERVER_HEADER", "ApiVersion", "ServerOptions"]
 
 DEFAULT_SERVER_HEADER: Final = "EventSourcingDB/1.3.0-emulator"
 """The `Server` header: 1.3 is the first server version that offers the v2 API."""
+V1_ONLY_SERVER_HEADER: Final = "EventSourcingDB/1.2.0-emulator"
+"""The `Server` header of a server that offers only v1, as servers before 1.3 did."""
 
 
 class ApiVersion(enum.IntEnum):
@@ -34,4 +36,12 @@ class ServerOptions:
     signing_key: Ed25519PrivateKey | None = None
     heartbeat_interval: float = 1.0
     time_format: TimeFormat = TimeFormat.NINE_DIGITS
-    server_header: str = DEFAULT_SERVER_HEADER
+    server_header: str = ""
+    """The `Server` header; empty means the version that fits `api_versions` (1.3.0, or 1.2.0
+    without v2)."""
+
+    def __post_init__(self) -> None:
+        if not self.server_header:
+            offers_v2 = ApiVersion.V2 in self.api_versions
+            header = DEFAULT_SERVER_HEADER if offers_v2 else V1_ONLY_SERVER_HEADER
+            object.__setattr__(self, "server_header", header)

@@ -1,31 +1,56 @@
-"""Event schemas: JSON Schema 2020-12, checked and reported the way the real server does.
+"""Event schemas: JSON Schema, checked and reported the way the real server does.
 
 The server validates with santhosh-tekuri/jsonschema (v5), so violations are described in that
 library's words (`additionalProperties 'extra' not allowed`, `missing properties: 'title'`).
 It also insists on a root `"type": "object"` and a `properties` member before it accepts a schema.
+
+Like that library, `compile_schema` refuses at registration what could only fail later: a `$ref`
+that resolves nowhere (the server loads no remote schemas), a `$schema` that names no known draft,
+and regular expressions that Go's RE2 engine rejects (lookaround, backreferences, atomic groups,
+possessive quantifiers), although Python's `re` would run them.
 """
 
 from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+import urllib.parse
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import referencing.exceptions
-from jsonschema import Draft202012Validator
+from jsonschema import (
+    Draft4Validator,
+    Draft6Validator,
+    Draft7Validator,
+    Draft201909Validator,
+    Draft202012Validator,
+)
 from jsonschema.exceptions import (
     SchemaError,
     ValidationError,
     best_match,
 )
 from jsonschema.protocols import Validator
-from jsonschema.validators import validator_for
+from referencing import Registry, Resource, Specification
+from referencing.jsonschema import DRAFT4, DRAFT6, DRAFT7, DRAFT201909, DRAFT202012
 
 from eventsourcingdb.emulator.encoding import decode_json, encode_json
 
-__all__ = ["CompiledSchema", "InvalidSchemaError", "SchemaProblem", "compile_schema"]
+if TYPE_CHECKING:
+    from referencing._core import Resolver
+
+__all__ = [
+    "TEXT_DATA_TOO_DEEP",
+    "TEXT_TOO_DEEP",
+    "CompiledSchema",
+    "InvalidSchemaError",
+    "SchemaProblem",
+    "compile_schema",
+    "describe",
+    "re2_problem",
+]
 
 
 class SchemaProblem(enum.Enum):
@@ -44,6 +69,66 @@ class InvalidSchemaError(Exception):
         self.detail = detail
 
 
+TEXT_TOO_DEEP: Final = "the schema is nested too deeply"
+TEXT_DATA_TOO_DEEP: Final = "the data is nested too deeply to be validated"
+
+
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    """A JSON Schema draft the server knows: its validator and how it finds subschemas."""
+
+    validator: type[Validator]
+    specification: Specification[Any]
+    asserts_formats: bool
+
+
+_DRAFT_2020_12: Final = _Draft(Draft202012Validator, DRAFT202012, asserts_formats=False)
+_DRAFTS: Final[Mapping[str, _Draft]] = {
+    "https://json-schema.org/schema": _DRAFT_2020_12,
+    "https://json-schema.org/draft/2020-12/schema": _DRAFT_2020_12,
+    "https://json-schema.org/draft/2019-09/schema": _Draft(
+        Draft201909Validator, DRAFT201909, asserts_formats=False
+    ),
+    "https://json-schema.org/draft-07/schema": _Draft(
+        Draft7Validator, DRAFT7, asserts_formats=True
+    ),
+    "https://json-schema.org/draft-06/schema": _Draft(
+        Draft6Validator, DRAFT6, asserts_formats=True
+    ),
+    "https://json-schema.org/draft-04/schema": _Draft(
+        Draft4Validator, DRAFT4, asserts_formats=True
+    ),
+}
+"""The drafts santhosh-tekuri/jsonschema v5 has built in, by normalized `$schema` URI.
+
+Drafts before 2019-09 assert `format` there (later drafts only annotate), and so they do here.
+"""
+
+
+def _draft_key(uri: str) -> str:
+    """A `$schema` URI as the library compares it: `http` as `https`, no empty fragment."""
+    if uri.startswith("http://"):
+        uri = "https://" + uri.removeprefix("http://")
+    if uri.endswith(("#", "#/")):
+        uri = uri[: uri.index("#")]
+    return uri
+
+
+def _metaschemas() -> Registry[Any]:
+    """The meta-schemas of the known drafts, which a `$ref` may name (no network ever)."""
+    registry: Registry[Any] = Registry()
+    for uri, draft in _DRAFTS.items():
+        metaschema = draft.validator.META_SCHEMA
+        resource = draft.specification.create_resource(metaschema)
+        for spelling in (uri, uri.replace("https://", "http://", 1)):
+            registry = registry.with_resource(spelling, resource)
+            registry = registry.with_resource(spelling + "#", resource)
+    return registry
+
+
+_METASCHEMAS: Final = _metaschemas()
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledSchema:
     """A registered schema: the object as given, its encoded bytes and a ready validator."""
@@ -56,13 +141,43 @@ class CompiledSchema:
         """None when `data` matches, else what is wrong (e.g. `missing properties: 'title'`)."""
         try:
             error = best_match(self.validator.iter_errors(cast(Any, data)))
+            return None if error is None else describe(error, self.validator)
+        except RecursionError:
+            return TEXT_DATA_TOO_DEEP
         except referencing.exceptions.Unresolvable as unresolvable:
-            return f"cannot resolve reference: {unresolvable}"
-        return None if error is None else describe(error)
+            # every reference was resolved at registration; kept as a safety net
+            return f"jsonschema: {unresolvable.ref} not found"
+
+
+# --- messages in santhosh-tekuri's words -------------------------------------------------------
 
 
 def _quote(text: object) -> str:
-    return "'" + str(text).replace("'", "\\'") + "'"
+    """A string quoted as santhosh-tekuri quotes it: single quotes, Go-style escapes."""
+    value = str(text)
+    out = ["'"]
+    for char in value:
+        code = ord(char)
+        if char == "\\":
+            out.append("\\\\")
+        elif char == '"':
+            out.append('\\"')
+        elif char == "\n":
+            out.append("\\n")
+        elif char == "\r":
+            out.append("\\r")
+        elif char == "\f":
+            out.append("\\f")
+        elif char == "\t":
+            out.append("\\t")
+        elif code < 0x20:
+            out.append(f"\\u00{code:02x}")
+        elif char in "\u2028\u2029":
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(char)
+    out.append("'")
+    return "".join(out)
 
 
 def _json(value: object) -> str:
@@ -87,7 +202,20 @@ def _json_type(value: object) -> str:
     return "object"
 
 
-_COMPARISONS = {
+def _json_equal(left: object, right: object) -> bool:
+    """JSON equality: numbers by value, booleans never equal to numbers, deep for containers."""
+    if isinstance(left, bool) or isinstance(right, bool):
+        return left is right
+    if isinstance(left, int | float) and isinstance(right, int | float):
+        return left == right
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(map(_json_equal, left, right))
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(_json_equal(left[k], right[k]) for k in left)
+    return type(left) is type(right) and left == right
+
+
+_COMPARISONS: Final = {
     "minimum": ">=",
     "maximum": "<=",
     "exclusiveMinimum": ">",
@@ -107,12 +235,67 @@ def _additional(error: ValidationError | SchemaError) -> list[str]:
     )
 
 
-def _message(error: ValidationError | SchemaError) -> str:
+def _matching(validator: Validator | None, schema: object, items: list[Any]) -> list[int]:
+    """The indexes of the items that `schema` accepts (empty without a validator)."""
+    if validator is None:
+        return []
+    check = validator.evolve(schema=schema)
+    return [index for index, item in enumerate(items) if check.is_valid(item)]
+
+
+def _one_of(error: ValidationError | SchemaError, validator: Validator | None) -> str:
+    if error.context or validator is None:
+        return "oneOf failed"
+    schemas = error.validator_value if isinstance(error.validator_value, list) else []
+    valid = [
+        index
+        for index, schema in enumerate(schemas)
+        if validator.evolve(schema=schema).is_valid(cast(Any, error.instance))
+    ]
+    if len(valid) < 2:
+        return "oneOf failed"
+    return f"valid against schemas at indexes {valid[0]} and {valid[1]}"
+
+
+def _dependency(error: ValidationError | SchemaError) -> str:
+    instance = error.instance if isinstance(error.instance, Mapping) else {}
+    dependencies = error.validator_value if isinstance(error.validator_value, Mapping) else {}
+    for name, needed in dependencies.items():
+        if name in instance and isinstance(needed, list):
+            for other in needed:
+                if other not in instance:
+                    return (
+                        f"property {_quote(other)} is required, if {_quote(name)} property exists"
+                    )
+    return f"{error.validator} failed"
+
+
+def _unique(error: ValidationError | SchemaError) -> str:
+    items = error.instance if isinstance(error.instance, list) else []
+    for later in range(1, len(items)):
+        for earlier in range(later):
+            if _json_equal(items[earlier], items[later]):
+                return f"items at index {earlier} and {later} are equal"
+    return "uniqueItems failed"
+
+
+def _contains(error: ValidationError | SchemaError, validator: Validator | None) -> str:
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    items = error.instance if isinstance(error.instance, list) else []
+    matched = len(_matching(validator, schema.get("contains", True), items))
+    if error.validator == "maxContains":
+        return f"valid must be <= {schema.get('maxContains')}, but got {matched}"
+    return f"valid must be >= {schema.get('minContains', 1)}, but got {matched}"
+
+
+def _message(error: ValidationError | SchemaError, validator: Validator | None) -> str:
     keyword = error.validator
     expected: Any = error.validator_value
     instance: Any = error.instance
     size = len(instance) if isinstance(instance, str | list | dict) else 0
     match keyword:
+        case None:
+            return "not allowed"  # the schema `false`
         case "additionalProperties":
             return f"additionalProperties {', '.join(map(_quote, _additional(error)))} not allowed"
         case "required":
@@ -122,8 +305,14 @@ def _message(error: ValidationError | SchemaError) -> str:
             wanted = " or ".join(expected) if isinstance(expected, list) else expected
             return f"expected {wanted}, but got {_json_type(instance)}"
         case "const":
+            if isinstance(expected, dict | list):
+                return "const failed"
             return f"value must be {_json(expected)}"
         case "enum":
+            if not isinstance(expected, list) or any(isinstance(x, dict | list) for x in expected):
+                return "enum failed"
+            if len(expected) == 1:
+                return f"value must be {_json(expected[0])}"
             return f"value must be one of {', '.join(_json(item) for item in expected)}"
         case "minimum" | "maximum" | "exclusiveMinimum" | "exclusiveMaximum":
             bound = f"{_COMPARISONS[keyword]} {_number(expected)}"
@@ -137,20 +326,80 @@ def _message(error: ValidationError | SchemaError) -> str:
         case "pattern":
             return f"does not match pattern {_quote(expected)}"
         case "format":
-            return f"{_quote(instance)} is not valid {_quote(expected)}"
+            shown = _quote(instance) if isinstance(instance, str) else _number(instance)
+            return f"{shown} is not valid {_quote(expected)}"
         case "minItems":
             return f"minimum {expected} items required, but found {size} items"
         case "maxItems":
             return f"maximum {expected} items required, but found {size} items"
+        case "minProperties":
+            return f"minimum {expected} properties allowed, but found {size} properties"
+        case "maxProperties":
+            return f"maximum {expected} properties allowed, but found {size} properties"
+        case "uniqueItems":
+            return _unique(error)
+        case "contains" | "minContains" | "maxContains":
+            return _contains(error, validator)
+        case "dependentRequired" | "dependencies":
+            return _dependency(error)
+        case "anyOf" | "allOf":
+            return f"{keyword} failed"
+        case "oneOf":
+            return _one_of(error, validator)
+        case "not":
+            if isinstance(error.schema, Mapping) and error.schema.get("$comment") == _FALSE_MARK:
+                return "not allowed"
+            return "not failed"
+        case "then" | "else":
+            return f"if-{keyword} failed"
+        case "additionalItems" if isinstance(error.schema, Mapping) and isinstance(
+            error.schema.get("items"), list
+        ):
+            return f"only {len(error.schema['items'])} items are allowed, but found {size} items"
         case _:
-            return str(error.message)
+            return f"{keyword} failed"
 
 
-def describe(error: ValidationError | SchemaError) -> str:
-    """One violation in santhosh-tekuri's words, prefixed by its place unless it is the root."""
-    message = _message(error)
-    path = "".join(f"/{part}" for part in error.absolute_path)
+def _escape(token: object) -> str:
+    """A JSON pointer token as santhosh-tekuri writes instance locations (Go's PathEscape)."""
+    text = str(token).replace("~", "~0").replace("/", "~1")
+    return urllib.parse.quote(text, safe="$&+:=@")
+
+
+def _pointer(path: list[object]) -> str:
+    return "".join(f"/{_escape(part)}" for part in path)
+
+
+def _location(error: ValidationError | SchemaError) -> list[object]:
+    """Where the failing value is; a property name checked by `propertyNames` is part of it."""
+    path: list[object] = list(error.absolute_path)
+    if "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
+        path.append(error.instance)
+    if (
+        error.validator == "items"
+        and error.validator_value is False
+        and isinstance(error.schema, Mapping)
+    ):
+        prefix = error.schema.get("prefixItems", [])
+        path.append(len(prefix) if isinstance(prefix, list) else 0)
+    return path
+
+
+def describe(error: ValidationError | SchemaError, validator: Validator | None = None) -> str:
+    """One violation in santhosh-tekuri's words, prefixed by its place unless it is the root.
+
+    `validator` (the one that found the error) lets messages that need to look at the value
+    again (`oneOf`, `contains`) say what the library says.
+    """
+    if error.validator == "items" and error.validator_value is False:
+        message = "not allowed"
+    else:
+        message = _message(error, validator)
+    path = _pointer(_location(error))
     return f"at {_quote(path)}: {message}" if path else message
+
+
+# --- checks at registration -------------------------------------------------------------------
 
 
 def _server_rules(schema: Mapping[str, object]) -> str | None:
@@ -161,6 +410,232 @@ def _server_rules(schema: Mapping[str, object]) -> str | None:
     if schema["type"] != "object":
         return "at '/type': value must be \"object\""
     return None
+
+
+_URI_SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def _draft_of(schema: Mapping[str, object]) -> _Draft:
+    """The draft a schema declares (2020-12 when it declares none); unknown drafts are refused.
+
+    The library loads an unknown `$schema` as a meta-schema and fails: it loads no URLs.
+    """
+    declared = schema.get("$schema")
+    if not isinstance(declared, str):
+        return _DRAFT_2020_12  # absent, or not a string: the meta-schema check reports that
+    draft = _DRAFTS.get(_draft_key(declared))
+    if draft is not None:
+        return draft
+    if not _URI_SCHEME.match(declared):
+        raise InvalidSchemaError(SchemaProblem.MALFORMED, "jsonschema: $schema must be uri")
+    raise InvalidSchemaError(
+        SchemaProblem.MALFORMED, f"jsonschema: no Loader found for {declared.split('#')[0]}"
+    )
+
+
+def _children(resource: Resource[Any]) -> Iterator[tuple[Resource[Any], list[object]]]:
+    """The schemas directly inside a schema, each with its place below it.
+
+    Only schema positions count (not `const`, `enum` or unknown keywords): the library compiles
+    only those.
+    """
+    contents = resource.contents
+    if not isinstance(contents, Mapping):
+        return
+    children = {
+        id(sub.contents): sub
+        for sub in resource.subresources()
+        if isinstance(sub.contents, Mapping)  # `true` and `false` hold nothing to check
+    }
+    if not children:
+        return
+    for keyword, value in contents.items():
+        if id(value) in children:
+            yield children[id(value)], [keyword]
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                if id(item) in children:
+                    yield children[id(item)], [keyword, key]
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if id(item) in children:
+                    yield children[id(item)], [keyword, index]
+
+
+def _check(resource: Resource[Any], path: list[object], resolver: Resolver[Any]) -> None:
+    """Check one schema and everything inside it: references resolve, patterns are RE2."""
+    contents = resource.contents
+    if isinstance(contents, Mapping):
+        for keyword in ("$ref", "$dynamicRef"):
+            reference = contents.get(keyword)
+            if isinstance(reference, str):
+                _resolve(resolver, reference)
+        pattern = contents.get("pattern")
+        if isinstance(pattern, str) and re2_problem(pattern) is not None:
+            _refuse_regex([*path, "pattern"], pattern)
+        properties = contents.get("patternProperties")
+        if isinstance(properties, Mapping):
+            for key in properties:
+                if isinstance(key, str) and re2_problem(key) is not None:
+                    _refuse_regex([*path, "patternProperties", key], key)
+    for child, where in _children(resource):
+        _check(child, path + where, resolver.in_subresource(child))
+
+
+def _refuse_regex(path: list[object], pattern: str) -> None:
+    """The library checks `format: regex` of its meta-schema with Go's `regexp`."""
+    raise InvalidSchemaError(
+        SchemaProblem.MALFORMED,
+        f"at {_quote(_pointer(path))}: {_quote(pattern)} is not valid 'regex'",
+    )
+
+
+def _resolve(resolver: Resolver[Any], reference: str) -> None:
+    """Refuse a reference that resolves nowhere: the library loads no remote documents."""
+    try:
+        resolved = resolver.lookup(reference)
+    except referencing.exceptions.Unresolvable as error:
+        if type(error) is referencing.exceptions.Unresolvable:
+            target = reference.split("#")[0] or reference
+            detail = f"jsonschema: no Loader found for {target}"
+        else:
+            detail = f"jsonschema: {reference} not found"
+        raise InvalidSchemaError(SchemaProblem.MALFORMED, detail) from None
+    except (ValueError, LookupError, TypeError):
+        raise InvalidSchemaError(
+            SchemaProblem.MALFORMED, f"jsonschema: {reference} not found"
+        ) from None
+    if not isinstance(resolved.contents, Mapping | bool):
+        pointer = reference.partition("#")[2]
+        raise InvalidSchemaError(
+            SchemaProblem.MALFORMED,
+            f"at {_quote(pointer)}: expected object or boolean, but got "
+            f"{_json_type(resolved.contents)}",
+        )
+
+
+# --- RE2 ----------------------------------------------------------------------------------------
+
+_RE2_FLAGS: Final = frozenset("imsU")
+_PYTHON_ONLY_ESCAPES: Final = frozenset("ZuUN")
+_QUANTIFIER: Final = re.compile(r"\{\d*(?:,\d*)?\}")
+
+
+def re2_problem(pattern: str) -> str | None:
+    """Why Go's `regexp` (RE2 syntax) refuses a pattern that Python's `re` may accept, or None.
+
+    Refused: lookahead and lookbehind, backreferences (`\\1`, `(?P=name)`), atomic groups,
+    possessive quantifiers, conditionals, comment groups, flags other than `imsU`, and the
+    escapes `\\Z`, `\\u`, `\\U`, `\\N` that only Python knows.
+    """
+    index = 0
+    in_class = False
+    after_quantifier = False
+    length = len(pattern)
+    while index < length:
+        char = pattern[index]
+        if char == "\\":
+            escape = pattern[index + 1 : index + 2]
+            if escape in _PYTHON_ONLY_ESCAPES:
+                return f"invalid escape sequence: \\{escape}"
+            if escape.isdigit() and escape != "0":
+                following = pattern[index + 2 : index + 3]
+                if escape in "89" or not ("0" <= following <= "7"):
+                    return f"invalid escape sequence: \\{escape}"
+            index += 2
+            after_quantifier = False
+            continue
+        if in_class:
+            if char == "]":
+                in_class = False
+            index += 1
+            continue
+        if char == "[":
+            in_class = True
+            # a `]` right after `[` or `[^` is a literal
+            index += 1
+            if pattern[index : index + 1] == "^":
+                index += 1
+            if pattern[index : index + 1] == "]":
+                index += 1
+            after_quantifier = False
+            continue
+        if char == "(" and pattern[index + 1 : index + 2] == "?":
+            problem = _group_problem(pattern[index + 2 :])
+            if problem is not None:
+                return problem
+        quantifier_length = 0
+        if char in "*+?":
+            quantifier_length = 1
+        elif char == "{":
+            match = _QUANTIFIER.match(pattern, index)
+            if match is not None:
+                quantifier_length = match.end() - index
+        if quantifier_length:
+            if after_quantifier and char == "+":
+                return "invalid nested repetition operator: possessive quantifier"
+            index += quantifier_length
+            if pattern[index : index + 1] == "?":
+                index += 1  # lazy: allowed
+            after_quantifier = True
+            continue
+        after_quantifier = False
+        index += 1
+    return None
+
+
+def _group_problem(rest: str) -> str | None:
+    """What RE2 says about a group that starts `(?` followed by `rest`, or None."""
+    for prefix in ("=", "!", "<=", "<!"):
+        if rest.startswith(prefix):
+            return f"invalid or unsupported Perl syntax: (?{prefix}"
+    for prefix in ("P=", ">", "(", "#"):
+        if rest.startswith(prefix):
+            return f"invalid or unsupported Perl syntax: (?{prefix}"
+    if rest.startswith(("P<", "<")):
+        return None  # named groups
+    flags = re.match(r"[A-Za-z-]*", rest)
+    letters = set(flags.group(0).replace("-", "")) if flags else set()
+    unknown = letters - _RE2_FLAGS
+    if unknown:
+        return f"invalid or unsupported Perl syntax: (?{flags.group(0) if flags else ''}"
+    return None
+
+
+# --- compiling ----------------------------------------------------------------------------------
+
+_FALSE_MARK: Final = "eventsourcingdb-emulator: false"
+_FALSE: Final[Mapping[str, object]] = {"not": {}, "$comment": _FALSE_MARK}
+"""Stands in for the schema `false` where jsonschema would lose the failing value's place."""
+_ONE_SCHEMA: Final = frozenset({"not", "if", "then", "else", "propertyNames", "contains"})
+_SCHEMA_MAPS: Final = frozenset(
+    {"properties", "patternProperties", "dependentSchemas", "$defs", "definitions"}
+)
+_SCHEMA_LISTS: Final = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
+
+
+def _locatable(schema: object) -> object:
+    """The schema with every nested `false` written as `{"not": {}}`, which means the same.
+
+    jsonschema reports a value refused by a nested `false` without its place; `not` keeps it,
+    and `describe` words it as the library words `false`: `not allowed`.
+    """
+    if schema is False:
+        return _FALSE
+    if not isinstance(schema, Mapping):
+        return schema
+    result: dict[str, object] = {}
+    for keyword, value in schema.items():
+        if keyword in _ONE_SCHEMA:
+            value = _locatable(value)
+        elif keyword in _SCHEMA_MAPS and isinstance(value, Mapping):
+            value = {key: _locatable(item) for key, item in value.items()}
+        elif keyword in _SCHEMA_LISTS and isinstance(value, list):
+            value = [_locatable(item) for item in value]
+        elif keyword in ("items", "additionalProperties") and isinstance(value, Mapping):
+            value = _locatable(value)
+        result[keyword] = value
+    return result
 
 
 def compile_schema(schema: object) -> CompiledSchema:
@@ -180,11 +655,38 @@ def compile_schema(schema: object) -> CompiledSchema:
     problem = _server_rules(schema)
     if problem is not None:
         raise InvalidSchemaError(SchemaProblem.MALFORMED, problem)
-    validator_class = validator_for(schema, default=Draft202012Validator)
+    draft = _draft_of(schema)
     try:
-        validator_class.check_schema(schema)
-    except SchemaError as error:
-        raise InvalidSchemaError(SchemaProblem.MALFORMED, describe(error)) from None
-    return CompiledSchema(
-        schema=schema, encoded=encode_json(schema), validator=validator_class(schema)
-    )
+        return _compile(schema, draft)
+    except RecursionError:
+        raise InvalidSchemaError(SchemaProblem.MALFORMED, TEXT_TOO_DEEP) from None
+
+
+_META_VALIDATORS: dict[str, Validator] = {}
+
+
+def _metaschema_validator(draft: _Draft) -> Validator:
+    """A validator of the draft's meta-schema that asserts formats (`regex` among them)."""
+    key = draft.validator.__name__
+    validator = _META_VALIDATORS.get(key)
+    if validator is None:
+        validator = draft.validator(
+            draft.validator.META_SCHEMA, format_checker=draft.validator.FORMAT_CHECKER
+        )
+        _META_VALIDATORS[key] = validator
+    return validator
+
+
+def _compile(schema: dict[str, object], draft: _Draft) -> CompiledSchema:
+    metaschema_validator = _metaschema_validator(draft)
+    error = best_match(metaschema_validator.iter_errors(cast(Any, schema)))
+    if error is not None:
+        raise InvalidSchemaError(SchemaProblem.MALFORMED, describe(error, metaschema_validator))
+    resource = draft.specification.create_resource(schema)
+    registry = _METASCHEMAS.with_resource("", resource)
+    _check(resource, [], registry.resolver_with_root(resource))
+    format_checker = draft.validator.FORMAT_CHECKER if draft.asserts_formats else None
+    # an empty registry: references resolve within the schema and to the drafts, never remotely
+    locatable = cast(Mapping[str, Any], _locatable(schema))
+    validator = draft.validator(locatable, registry=Registry(), format_checker=format_checker)
+    return CompiledSchema(schema=schema, encoded=encode_json(schema), validator=validator)

@@ -69,6 +69,8 @@ class EmulatorServer:
         with self._lock:
             if self._loop_thread is None:
                 self._loop_thread = LoopThread()
+                if self._store.is_closed:  # a transport of a closed server answers nothing
+                    self._loop_thread.close()
             return EmulatorTransport(self._handler, self._loop_thread)
 
     def reset(self) -> None:
@@ -76,10 +78,14 @@ class EmulatorServer:
         self._store.reset()
 
     def close(self) -> None:
-        """End every open stream and stop the sync transports' loop thread."""
+        """End every open stream and stop the sync transports' loop thread.
+
+        Transports handed out before (and after) raise `httpx.ConnectError` from now on; the
+        stopped loop thread is kept, so that no new one is started for a closed server.
+        """
         self._store.close()
         with self._lock:
-            loop_thread, self._loop_thread = self._loop_thread, None
+            loop_thread = self._loop_thread
         if loop_thread is not None:
             loop_thread.close()
 

@@ -4,6 +4,10 @@ Unlike httpx's ASGI transport, which buffers whole responses (and so would wait 
 observe stream to end), these stream: each chunk reaches the client as the handler yields it,
 and closing the response closes the handler's generator. The async transport runs the handler
 on the caller's event loop; the sync transport runs it on a private loop in a daemon thread.
+
+Once the server is stopped both behave like a socket whose server is gone: a new request raises
+`httpx.ConnectError`, and reading on from a stream whose loop has stopped raises
+`httpx.ReadError`.
 """
 
 from __future__ import annotations
@@ -19,10 +23,15 @@ import httpx
 
 from eventsourcingdb.emulator.handler import Handler, Request, Response
 
-__all__ = ["AsyncEmulatorTransport", "EmulatorTransport", "LoopThread"]
+__all__ = ["AsyncEmulatorTransport", "EmulatorTransport", "LoopClosedError", "LoopThread"]
 
 _T = TypeVar("_T")
 _CLOSE_TIMEOUT = 5.0
+_STOPPED = "the emulator has been stopped"
+
+
+class LoopClosedError(RuntimeError):
+    """The loop thread no longer runs (the emulator was stopped)."""
 
 
 def _to_request(request: httpx.Request, body: bytes) -> Request:
@@ -63,6 +72,8 @@ class AsyncEmulatorTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Answer the request with the handler; streams stay open until the client closes."""
+        if self._handler.is_closed:
+            raise httpx.ConnectError(_STOPPED, request=request)
         body = await request.aread()
         response = await self._handler.handle(_to_request(request, body))
         if isinstance(response.body, bytes):
@@ -90,6 +101,11 @@ class LoopThread:
         try:
             self._loop.run_forever()
         finally:
+            # whatever still runs is cancelled, so that no caller waits for it forever
+            pending = asyncio.all_tasks(self._loop)
+            for task in pending:
+                task.cancel()
+            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             self._loop.run_until_complete(self._loop.shutdown_asyncgens())
             self._loop.close()
 
@@ -99,8 +115,15 @@ class LoopThread:
         return self._thread.is_alive() and not self._loop.is_closed()
 
     def submit(self, coroutine: Coroutine[Any, Any, _T]) -> concurrent.futures.Future[_T]:
-        """Schedule a coroutine on the loop."""
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        """Schedule a coroutine on the loop; `LoopClosedError` once the loop has stopped."""
+        if not self.is_alive:
+            coroutine.close()
+            raise LoopClosedError(_STOPPED)
+        try:
+            return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        except RuntimeError:  # closed between the check and the call
+            coroutine.close()
+            raise LoopClosedError(_STOPPED) from None
 
     def run(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
         """Run a coroutine on the loop and wait for its result."""
@@ -131,9 +154,11 @@ class _SyncStream(httpx.SyncByteStream):
 
     def __iter__(self) -> Iterator[bytes]:
         while True:
-            self._pending = self._loop.submit(_next_chunk(self._chunks))
             try:
+                self._pending = self._loop.submit(_next_chunk(self._chunks))
                 chunk = self._pending.result()
+            except (LoopClosedError, concurrent.futures.CancelledError):
+                raise httpx.ReadError(_STOPPED) from None
             finally:
                 self._pending = None
             if chunk is None:
@@ -147,7 +172,9 @@ class _SyncStream(httpx.SyncByteStream):
         close = getattr(self._chunks, "aclose", None)
         if close is None or not self._loop.is_alive:
             return
-        with contextlib.suppress(RuntimeError, concurrent.futures.TimeoutError):
+        with contextlib.suppress(
+            RuntimeError, concurrent.futures.TimeoutError, concurrent.futures.CancelledError
+        ):
             self._loop.submit(close()).result(_CLOSE_TIMEOUT)
 
 
@@ -160,8 +187,13 @@ class EmulatorTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Answer the request on the loop thread; streamed bodies are pulled chunk by chunk."""
+        if self._handler.is_closed or not self._loop.is_alive:
+            raise httpx.ConnectError(_STOPPED, request=request)
         body = request.read()
-        response: Response = self._loop.run(self._handler.handle(_to_request(request, body)))
+        try:
+            response: Response = self._loop.run(self._handler.handle(_to_request(request, body)))
+        except (LoopClosedError, concurrent.futures.CancelledError):
+            raise httpx.ConnectError(_STOPPED, request=request) from None
         if isinstance(response.body, bytes):
             return httpx.Response(
                 response.status, headers=response.headers, content=response.body, request=request

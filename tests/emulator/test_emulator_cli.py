@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import httpx
@@ -163,3 +164,67 @@ def test_unknown_flags_are_ignored_with_a_warning() -> None:
         process.terminate()
         _, stderr = process.communicate(timeout=20)
     assert "ignoring unknown argument '--log-level=debug'" in stderr
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["run", "--api-token", "t", "--https-enabled=true"],
+        ["run", "--api-token", "t", "--http-enabled=false"],
+        ["run", "--api-token", "t", "--data-directory", "/tmp/x"],
+        ["run", "--api-token", "t", "--http-port", "0"],
+        ["run", "--api-token", "t", "--emulator-heartbeat-interval", "0"],
+        ["run", "--api-token", "t", "--signing-key-file", "/nonexistent"],
+        ["run", "--api-token", "t", "--https-enabled=maybe"],
+    ],
+)
+def test_errors_in_run_flags_show_the_usage_of_run(
+    arguments: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main(arguments)
+    error = capsys.readouterr().err
+    assert error.startswith("usage: eventsourcingdb-emulator run ")
+    assert "eventsourcingdb-emulator run: error: " in error
+
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback here")
+def test_an_ipv6_address_is_printed_in_brackets() -> None:
+    port = _free_port()
+    process = _start("run", "--api-token", "t", "--http-port", str(port), "--emulator-host", "::1")
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            assert process.poll() is None, process.communicate()
+            try:
+                if httpx.get(f"http://[::1]:{port}/api/v1/ping", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=20)
+    assert f"listening on http://[::1]:{port} " in stderr
+
+
+def test_the_console_script_runs_main() -> None:
+    (entry,) = entry_points(group="console_scripts", name="eventsourcingdb-emulator")
+    assert entry.load() is main
+    script = Path(sys.executable).parent / "eventsourcingdb-emulator"
+    if not script.exists():
+        pytest.skip("the console script is not installed next to this interpreter")
+    done = subprocess.run(
+        [str(script), "run", "--help"], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 0
+    assert done.stdout.startswith("usage: eventsourcingdb-emulator run ")
+    assert "--emulator-heartbeat-interval" in done.stdout

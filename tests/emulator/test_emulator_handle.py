@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import socket
 import threading
@@ -14,6 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from eventsourcingdb import _wire
+from eventsourcingdb.container import Container
 from eventsourcingdb.emulator import Emulator, TimeFormat
 from eventsourcingdb.errors import ContainerError, InvalidArgumentError
 from tests.emulator.emulator_helpers import AUTH, candidate
@@ -258,3 +260,169 @@ async def test_get_client_builds_a_client(in_process: bool) -> None:
             await client.ping()
         finally:
             await client.aclose()
+
+
+# --- the Container interface --------------------------------------------------------------------
+
+
+def _public(cls: type) -> dict[str, inspect.Signature]:
+    return {
+        name: inspect.signature(member)
+        for name, member in vars(cls).items()
+        if callable(member) and (not name.startswith("_") or name in ("__enter__", "__exit__"))
+    }
+
+
+def test_every_method_of_container_exists_with_the_same_parameters() -> None:
+    ours = _public(Emulator)
+    for name, signature in _public(Container).items():
+        assert name in ours, f"Emulator lacks Container.{name}"
+        assert list(ours[name].parameters) == list(signature.parameters), name
+
+
+@pytest.mark.parametrize(
+    ("builder", "argument"),
+    [
+        ("with_image_tag", ""),
+        ("with_image_tag", 1),
+        ("with_startup_timeout", 0),
+        ("with_startup_timeout", -1.5),
+        ("with_startup_timeout", "20"),
+        ("with_port", 0),
+        ("with_port", "3000"),
+        ("with_api_token", ""),
+    ],
+)
+def test_misuse_raises_what_container_raises(builder: str, argument: object) -> None:
+    with pytest.raises(InvalidArgumentError) as theirs:
+        getattr(Container(), builder)(argument)
+    with pytest.raises(InvalidArgumentError) as ours:
+        getattr(Emulator(), builder)(argument)
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_getters_of_a_stopped_handle_raise_what_container_raises() -> None:
+    for handle in (Container(), Emulator()):
+        for getter in ("get_host", "get_mapped_port", "get_base_url", "get_signing_key"):
+            with pytest.raises(ContainerError):
+                getattr(handle, getter)()
+        assert handle.get_api_token() == "secret"
+        assert not handle.is_running()
+        handle.stop()
+
+
+def test_image_tag_and_startup_timeout_are_accepted_and_change_nothing() -> None:
+    emulator = Emulator().with_image_tag("1.0.0").with_startup_timeout(0.001)
+    with emulator:
+        assert httpx.get(f"{emulator.get_base_url()}/api/v1/ping").status_code == 200
+
+
+# --- after stop() -------------------------------------------------------------------------------
+
+
+def test_a_sync_transport_taken_before_stop_cannot_connect_after_it() -> None:
+    emulator = Emulator(in_process=True).start()
+    transport = emulator.sync_transport()
+    with httpx.Client(transport=transport, base_url="http://x", headers=AUTH) as client:
+        assert client.get("/api/v1/ping").status_code == 200
+        emulator.stop()
+        with pytest.raises(httpx.ConnectError):
+            client.get("/api/v1/ping")
+        with pytest.raises(httpx.ConnectError):
+            client.post("/api/v1/write-events", json={"events": [candidate()]})
+
+
+async def test_an_async_transport_taken_before_stop_cannot_connect_after_it() -> None:
+    emulator = Emulator(in_process=True).start()
+    transport = emulator.async_transport()
+    async with httpx.AsyncClient(transport=transport, base_url="http://x", headers=AUTH) as client:
+        assert (await client.get("/api/v1/ping")).status_code == 200
+        emulator.stop()
+        with pytest.raises(httpx.ConnectError):
+            await client.post("/api/v1/write-events", json={"events": [candidate()]})
+        with pytest.raises(httpx.ConnectError):
+            await client.get("/api/v1/ping")
+
+
+def test_a_sync_stream_cut_by_stop_raises_a_read_error() -> None:
+    emulator = Emulator(in_process=True).with_heartbeat_interval(0.05).start()
+    client = httpx.Client(transport=emulator.sync_transport(), base_url="http://x", headers=AUTH)
+    with client.stream("POST", "/api/v1/observe-events", json={"subject": "/"}) as response:
+        lines = response.iter_lines()
+        assert json.loads(next(lines))["type"] == "heartbeat"
+        emulator.stop()  # the loop thread that produced the stream is gone, like a socket
+        with pytest.raises(httpx.ReadError):
+            next(lines)
+    with pytest.raises(httpx.ConnectError):
+        client.get("/api/v1/ping")
+    client.close()
+
+
+# --- IPv6 ---------------------------------------------------------------------------------------
+
+
+def _has_ipv6_loopback() -> bool:
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback here")
+@pytest.mark.parametrize("host", ["::1", "::"])
+def test_ipv6_addresses_are_bracketed_in_the_base_url(host: str) -> None:
+    with Emulator().with_host(host) as emulator:
+        port = emulator.get_mapped_port()
+        assert emulator.get_host() == "::1"
+        assert emulator.get_base_url() == f"http://[::1]:{port}"
+        assert httpx.get(f"{emulator.get_base_url()}/api/v1/ping").status_code == 200
+
+
+@pytest.mark.parametrize("interval", [0.05, 0.2])
+def test_the_heartbeat_interval_is_configurable(interval: float) -> None:
+    emulator = Emulator(in_process=True).with_heartbeat_interval(interval)
+    with (
+        emulator,
+        httpx.Client(
+            transport=emulator.sync_transport(), base_url="http://x", headers=AUTH
+        ) as client,
+        client.stream("POST", "/api/v1/observe-events", json={"subject": "/"}) as response,
+    ):
+        started = time.monotonic()
+        for beats, line in enumerate(response.iter_lines(), start=1):
+            assert line == '{"type":"heartbeat","payload":{}}'
+            if beats == 3:
+                break
+        elapsed = time.monotonic() - started
+    assert 3 * interval * 0.8 <= elapsed < 3 * interval + 0.5
+
+
+@pytest.mark.parametrize("path", ["/api/v1/ping", "/api/v1/nothing", "/api/v1/write-events"])
+def test_head_answers_are_the_same_on_both_front_ends(path: str) -> None:
+    answers = []
+    for in_process in (True, False):
+        emulator = Emulator(in_process=in_process)
+        with (
+            emulator,
+            httpx.Client(
+                transport=emulator.sync_transport() if in_process else httpx.HTTPTransport(),
+                base_url=emulator.get_base_url(),
+                headers=AUTH,
+            ) as client,
+        ):
+            got, head = client.get(path), client.head(path)
+        assert head.content == b""
+        assert head.headers["content-length"] == str(len(got.content))
+        answers.append((head.status_code, head.headers["content-length"], head.headers["server"]))
+    assert answers[0] == answers[1]
+
+
+def test_a_v1_only_emulator_says_it_is_older_than_1_3_over_the_socket() -> None:
+    with Emulator().with_api_versions(1) as emulator:
+        probe = httpx.get(f"{emulator.get_base_url()}/api/v2/system/ping")
+    assert probe.status_code == 404
+    assert probe.headers["server"] == "EventSourcingDB/1.2.0-emulator"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -10,6 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from eventsourcingdb.emulator import ApiVersion, EmulatorServer, ServerOptions
+from eventsourcingdb.emulator import handler as handler_module
 from eventsourcingdb.emulator.hashing import EventMetadata, hash_v1
 from tests.emulator.emulator_helpers import AUTH, BASE_URL, Api, Calls, candidate, items, lines
 
@@ -23,8 +26,8 @@ SCHEMA = {
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
-def _server_header(response: httpx.Response) -> None:
-    assert response.headers["server"] == "EventSourcingDB/1.3.0-emulator"
+def _server_header(response: httpx.Response, version: str = "1.3.0") -> None:
+    assert response.headers["server"] == f"EventSourcingDB/{version}-emulator"
 
 
 # --- system routes -----------------------------------------------------------------------------
@@ -151,14 +154,50 @@ async def test_head_works_where_get_does(http: httpx.AsyncClient) -> None:
     assert (await http.head("/api/v1/ping")).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/api/v1/ping", 200),
+        ("/api/v2/system/ping", 200),
+        ("/api/v1/health", 200),
+        ("/api/v1/nothing", 404),
+        ("/api/v1/write-events", 405),
+    ],
+)
+async def test_head_answers_have_the_get_headers_and_no_body(
+    http: httpx.AsyncClient, path: str, status: int
+) -> None:
+    got = await http.get(path)
+    head = await http.head(path)
+    assert (head.status_code, got.status_code) == (status, status)
+    assert head.content == b""
+    assert head.headers["content-length"] == str(len(got.content))
+    assert head.headers["content-type"] == got.headers["content-type"]
+    _server_header(head)
+
+
 async def test_a_v1_only_server_has_no_v2_routes() -> None:
     server = EmulatorServer(ServerOptions(api_versions=frozenset({ApiVersion.V1})))
     async with httpx.AsyncClient(transport=server.async_transport(), base_url=BASE_URL) as http:
         probe = await http.get("/api/v2/system/ping")
         assert probe.status_code == 404
         assert probe.text == "404 page not found\n"
-        _server_header(probe)
         assert (await http.get("/api/v1/ping")).status_code == 200
+
+
+async def test_a_v1_only_server_says_it_is_older_than_1_3() -> None:
+    # 1.3 is the first server version with the v2 API, so a v1-only server claims a 1.2 version
+    server = EmulatorServer(ServerOptions(api_versions=frozenset({ApiVersion.V1})))
+    async with httpx.AsyncClient(transport=server.async_transport(), base_url=BASE_URL) as http:
+        _server_header(await http.get("/api/v2/system/ping"), "1.2.0")
+        _server_header(await http.get("/api/v1/ping"), "1.2.0")
+    v2_only = EmulatorServer(ServerOptions(api_versions=frozenset({ApiVersion.V2})))
+    async with httpx.AsyncClient(transport=v2_only.async_transport(), base_url=BASE_URL) as http:
+        _server_header(await http.get("/api/v2/system/ping"))
+    chosen = ServerOptions(
+        api_versions=frozenset({ApiVersion.V1}), server_header="EventSourcingDB/x"
+    )
+    assert chosen.server_header == "EventSourcingDB/x"
 
 
 async def test_a_v2_only_server_has_no_v1_routes() -> None:
@@ -179,6 +218,77 @@ async def test_a_failure_inside_the_server_is_a_500_with_the_header(
     _server_header(response)
     assert response.status_code == 500
     assert response.text == "internal server error\n"
+
+
+async def test_a_failure_inside_a_stream_ends_it_with_an_error_line(
+    server: EmulatorServer,
+    calls: Calls,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await calls.write(candidate(), candidate())
+
+    def broken(events: Any, lines: Any) -> Iterator[bytes]:
+        yield b"".join(map(lines.event, list(events)[:1]))
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(handler_module, "event_chunks", broken)
+    with caplog.at_level(logging.ERROR, logger="eventsourcingdb.emulator"):
+        response = await calls.call("read-events", {"subject": "/", "options": {"recursive": True}})
+    assert response.status_code == 200
+    first, last = lines(response)
+    assert first["type"] == "event"
+    if calls.api.version == 1:
+        assert last == {"type": "error", "payload": {"error": "internal server error"}}
+    else:
+        assert last == {
+            "type": "error",
+            "data": {
+                "code": "https://docs.eventsourcingdb.io/errors/store-failed",
+                "description": "internal server error",
+                "details": {},
+            },
+        }
+    assert any(
+        record.name == "eventsourcingdb.emulator" and record.exc_info for record in caplog.records
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["write-events", "read-events", "register-event-schema", "run-eventql-query"]
+)
+async def test_a_body_nested_too_deeply_is_unreadable_not_a_failure(
+    calls: Calls, name: str
+) -> None:
+    nested = "[" * 1500 + "]" * 1500
+    body = '{"events":[{"data":{"x":' + nested + '}}],"subject":' + nested + "}"
+    method, path = calls.api.route(name)
+    response = await calls.http.request(method, path, content=body.encode())
+    assert response.status_code == 400
+    assert (
+        response.text == "invalid request body: exceeded max depth: more than 512 nested levels\n"
+    )
+
+
+async def test_data_as_deep_as_a_body_may_be_is_written_read_and_queried(calls: Calls) -> None:
+    data: Any = "leaf \ud800"  # a lone surrogate: the decoder replaces it, level by level
+    expected: Any = "leaf \ufffd"
+    for _ in range(500):
+        data, expected = {"a": data}, {"a": expected}
+    body = json.dumps({"events": [candidate(data=data)]}).encode()  # `\ud800` as an escape
+    written = await calls.call("write-events", content=body)
+    assert written.status_code == 200, written.text
+    assert (await calls.read())[0]["data"] == expected
+    response = await calls.call(
+        "run-eventql-query", {"query": "FROM e IN events PROJECT INTO e.data"}
+    )
+    assert response.status_code == 200
+    key = "eventType" if calls.api.version == 1 else "type"
+    schema = {"type": "object", "properties": {"a": {"$ref": "#"}}}
+    stored = await calls.refusal(
+        "register-event-schema", {key: "io.eventsourcingdb.library.book-acquired", "schema": schema}
+    )
+    assert stored[1].startswith("schema conflict: event with ID '0' does not match schema: ")
 
 
 # --- write-events ------------------------------------------------------------------------------
@@ -700,6 +810,76 @@ async def test_schema_registration_needs_type_and_schema(calls: Calls) -> None:
         assert (missing[2], malformed[2]) == ("event-schema-missing", "event-type-malformed")
 
 
+UNUSABLE_SCHEMAS: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "pointer to nowhere",
+        {"type": "object", "properties": {"a": {"$ref": "#/nope"}}},
+        "invalid schema: jsonschema: #/nope not found",
+    ),
+    (
+        "remote reference",
+        {"type": "object", "properties": {"a": {"$ref": "https://example.com/a.json"}}},
+        "invalid schema: jsonschema: no Loader found for https://example.com/a.json",
+    ),
+    (
+        "lookahead",
+        {"type": "object", "properties": {"a": {"type": "string", "pattern": "^(?!x)"}}},
+        "invalid schema: at '/properties/a/pattern': '^(?!x)' is not valid 'regex'",
+    ),
+    (
+        "backreference in a pattern property",
+        {"type": "object", "properties": {}, "patternProperties": {"(a)\\1": {}}},
+        "invalid schema: at '/patternProperties/%28a%29%5C1': '(a)\\\\1' is not valid 'regex'",
+    ),
+    (
+        "unknown draft",
+        {"$schema": "https://example.com/dialect", "type": "object", "properties": {}},
+        "invalid schema: jsonschema: no Loader found for https://example.com/dialect",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("schema", "text"),
+    [case[1:] for case in UNUSABLE_SCHEMAS],
+    ids=[case[0] for case in UNUSABLE_SCHEMAS],
+)
+async def test_schemas_the_library_cannot_compile_are_refused_at_registration(
+    calls: Calls, schema: dict[str, Any], text: str
+) -> None:
+    key = "eventType" if calls.api.version == 1 else "type"
+    status, said, code = await calls.refusal(
+        "register-event-schema", {key: "io.x.y", "schema": schema}
+    )
+    assert said == text
+    assert (status, code) == (
+        (400, None) if calls.api.version == 1 else (200, "event-schema-malformed")
+    )
+    # nothing was registered, so writes of the type go through
+    await calls.write(candidate(type_="io.x.y", data={"a": "x"}))
+
+
+async def test_violations_never_read_like_python(calls: Calls) -> None:
+    key = "eventType" if calls.api.version == 1 else "type"
+    schema = {
+        "type": "object",
+        "properties": {"a": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+    }
+    assert (
+        await calls.call("register-event-schema", {key: "io.x.y", "schema": schema})
+    ).status_code == 200
+    refused = await calls.refusal(
+        "write-events", {"events": [candidate(type_="io.x.y", data={"a": 1.5})]}
+    )
+    assert (
+        refused[1]
+        == "schema conflict: event candidate does not match schema: at '/a': anyOf failed"
+    )
+    wrong = {"type": "object", "properties": {"a": {"type": "wat"}}}
+    said = (await calls.refusal("register-event-schema", {key: "io.x.z", "schema": wrong}))[1]
+    assert said == "invalid schema: at '/properties/a/type': anyOf failed"
+
+
 async def test_v1_accepts_a_schema_sent_as_a_json_string(http: httpx.AsyncClient) -> None:
     body = {"eventType": "io.x.y", "schema": json.dumps(SCHEMA)}
     response = await http.post("/api/v1/register-event-schema", json=body)
@@ -744,6 +924,23 @@ async def test_v1_event_types_accept_any_empty_body(
     response = await http.post("/api/v1/read-event-types", content=content)
     assert response.status_code == 200
     assert response.text == ""
+
+
+async def test_read_event_types_refuses_unreadable_bodies(http: httpx.AsyncClient) -> None:
+    v1 = "/api/v1/read-event-types"
+    for content in (b"{{{", b"[]", b"5"):
+        refused = await http.post(v1, content=content)
+        assert refused.status_code == 400
+        assert refused.text.startswith("invalid request body: ")
+    assert (await http.post(v1, json={"unknown": 1})).status_code == 200  # v1 ignores members
+    v2 = "/api/v2/data/read-event-types"
+    assert (await http.request("QUERY", v2)).status_code == 200
+    assert (await http.request("QUERY", v2, json={})).status_code == 200
+    unknown = await http.request("QUERY", v2, json={"x": 1})
+    assert unknown.status_code == 400
+    assert unknown.text == 'invalid request body: unknown field "x" in the request body\n'
+    for content in (b"{{{", b"null"):
+        assert (await http.request("QUERY", v2, content=content)).status_code == 400
 
 
 async def test_reading_one_event_type(calls: Calls) -> None:
@@ -1098,6 +1295,32 @@ async def test_observe_options_of_reads_only(http: httpx.AsyncClient) -> None:
     v2 = await http.request("QUERY", "/api/v2/data/observe-events", json=body)
     assert v2.status_code == 400
     assert v2.text == 'invalid request body: unknown field "order" in options\n'
+
+
+async def test_v1_observe_ignores_order_and_upper_bound(server: EmulatorServer) -> None:
+    v1 = Calls(
+        httpx.AsyncClient(transport=server.async_transport(), base_url=BASE_URL, headers=AUTH),
+        Api(1),
+    )
+    async with v1.http:
+        await v1.write(candidate("/a"), candidate("/b"), candidate("/c"))
+        options = {
+            "recursive": True,
+            "order": "antichronological",
+            "upperBound": {"id": "0", "type": "inclusive"},
+        }
+        seen: list[str] = []
+        async with v1.http.stream(
+            "POST", "/api/v1/observe-events", json={"subject": "/", "options": options}
+        ) as response:
+            assert response.status_code == 200
+            async for line in response.aiter_lines():
+                item = json.loads(line)
+                if item["type"] == "event":
+                    seen.append(item["payload"]["id"])
+                if len(seen) == 3:
+                    break
+    assert seen == ["0", "1", "2"]  # chronological and past the bound, as if neither was given
 
 
 # --- EventQL -----------------------------------------------------------------------------------

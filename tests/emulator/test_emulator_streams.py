@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import socket
+import struct
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -12,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from eventsourcingdb.emulator import EmulatorServer, handler
+from eventsourcingdb.emulator import Emulator, EmulatorServer, handler
 from tests.emulator.emulator_helpers import AUTH, BASE_URL, Api, Calls, candidate
 
 TIMEOUT = 10.0
@@ -183,8 +186,18 @@ async def test_reset_and_shutdown_end_observe_streams_with_an_error(
         else:
             assert received[-1]["data"]["description"] == text
             assert received[-1]["data"]["code"].endswith("/server-shutting-down")
-    refused = await calls.call("observe-events", {"subject": "/"})
-    assert refused.status_code in (200, 503)
+    with pytest.raises(httpx.ConnectError):  # a stopped server is gone, like a closed socket
+        await calls.call("observe-events", {"subject": "/"})
+    # what a request still in flight while the socket front end shuts down is told
+    answer = await server.handler.handle(
+        handler.Request(method, path, headers=tuple(AUTH.items()), body=b'{"subject":"/"}')
+    )
+    assert isinstance(answer.body, bytes)
+    if calls.api.version == 1:
+        assert (answer.status, answer.body) == (503, b"the server is shutting down\n")
+    else:
+        assert answer.status == 200
+        assert b"/server-shutting-down" in answer.body
 
 
 async def test_reads_send_no_heartbeats(calls: Calls) -> None:
@@ -263,4 +276,70 @@ def test_closing_the_server_stops_the_sync_loop_thread() -> None:
         assert http.get("/api/v1/ping").status_code == 200
         assert threading.active_count() == before + 1
     server.close()
+    assert threading.active_count() == before
+
+
+# --- over the socket ----------------------------------------------------------------------------
+
+
+def test_broken_off_socket_streams_write_nothing_to_the_dead_connection(
+    caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    body = b'{"subject":"/","options":{"recursive":true}}'
+    request = (
+        b"POST /api/v1/observe-events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    )
+    caplog.set_level(logging.WARNING)
+    with Emulator().with_heartbeat_interval(0.05) as emulator:
+        with httpx.Client(base_url=emulator.get_base_url(), headers=AUTH) as client:
+            for _ in range(20):  # a replay of megabytes, still being sent when the client goes
+                events = [candidate(data={"pad": "x" * 100}) for _ in range(1000)]
+                assert client.post("/api/v1/write-events", json={"events": events}).is_success
+        for _ in range(20):
+            with socket.create_connection(("127.0.0.1", emulator.get_mapped_port())) as raw:
+                raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                raw.sendall(request)
+                assert raw.recv(100).startswith(b"HTTP/1.1 200")
+            # closed with a reset, in the middle of the replay
+        deadline = time.monotonic() + TIMEOUT
+        while emulator.server.store.observation_count() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert emulator.server.store.observation_count() == 0
+    noise = "socket.send() raised exception"
+    assert noise not in caplog.text
+    assert noise not in capfd.readouterr().err
+
+
+def test_a_failure_inside_a_socket_stream_ends_it_cleanly_with_an_error_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(events: Any, lines: Any) -> Iterator[bytes]:
+        yield b"".join(map(lines.event, list(events)[:1]))
+        raise RuntimeError("boom")
+
+    with (
+        Emulator() as emulator,
+        httpx.Client(base_url=emulator.get_base_url(), headers=AUTH) as client,
+    ):
+        client.post("/api/v1/write-events", json={"events": [candidate(), candidate()]})
+        monkeypatch.setattr(handler, "event_chunks", broken)
+        v1 = client.post("/api/v1/read-events", json={"subject": "/books/42"})
+        v2 = client.request("QUERY", "/api/v2/data/read-events", json={"subject": "/books/42"})
+    assert [json.loads(line)["type"] for line in v1.text.splitlines()] == ["event", "error"]
+    assert json.loads(v1.text.splitlines()[-1])["payload"] == {"error": "internal server error"}
+    last = json.loads(v2.text.splitlines()[-1])
+    assert last["type"] == "error"
+    assert last["data"]["code"] == "https://docs.eventsourcingdb.io/errors/store-failed"
+
+
+def test_transports_of_a_closed_server_cannot_connect_and_start_no_thread() -> None:
+    server = EmulatorServer()
+    server.close()
+    before = threading.active_count()
+    with (
+        httpx.Client(transport=server.sync_transport(), base_url=BASE_URL) as sync,
+        pytest.raises(httpx.ConnectError),
+    ):
+        sync.get("/api/v1/ping")
     assert threading.active_count() == before

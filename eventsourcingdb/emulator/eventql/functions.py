@@ -962,12 +962,13 @@ def _numbers(name: str, values: Sequence[object]) -> list[float]:
 
 
 def _count(values: Sequence[object]) -> float:
-    """COUNT(condition): rows whose condition is true; conditions must be booleans."""
+    """COUNT(condition): rows whose condition is true; null is skipped as every aggregate skips
+    it, any other non-boolean is an error."""
     count = 0
     for value in values:
         if value is True:
             count += 1
-        elif value is not False:
+        elif value is not False and value is not None:
             raise ValueProblem(f"COUNT expects a boolean condition, got {type_name(value)}")
     return float(count)
 

@@ -728,6 +728,8 @@ def test_null_guard_before_ordering_comparison(library: FakeSource) -> None:
         ("COUNT()", 5.0),
         ("COUNT(e.data.reader == 'ann')", 2.0),
         ("COUNT(e.type == 'nothing')", 0.0),
+        ("COUNT(e.data.missing)", 0.0),
+        ("COUNT(IF(e.data.days == null, null, e.data.days > 8))", 2.0),
         ("SUM(e.data.days)", 31.5),
         ("AVG(e.data.days)", 10.5),
         ("MIN(e.data.days)", 7.0),
@@ -795,6 +797,18 @@ def test_aggregate_errors(expr: str, fragment: str, library: FakeSource) -> None
     error = evaluation_error(f"FROM e IN events PROJECT INTO {expr}", library)
     assert fragment in error.detail
     assert (error.line, error.column) == (1, 31)
+
+
+def test_count_skips_null_conditions_like_every_aggregate(library: FakeSource) -> None:
+    # data.reader is missing (null) on the first event; SUM and AVG skip nulls, so does COUNT
+    counted = run(
+        "FROM e IN events PROJECT INTO { n: COUNT(), known: COUNT(IF(e.data.reader == null, "
+        "null, true)), none: COUNT(e.data.nothing) }",
+        library,
+    )
+    assert counted == [{"n": 5, "known": 4, "none": 0}]
+    error = evaluation_error("FROM e IN events PROJECT INTO COUNT(e.data.title)", library)
+    assert "COUNT expects a boolean condition, got string" in error.detail
 
 
 # -- GROUP BY / HAVING -------------------------------------------------------------------------

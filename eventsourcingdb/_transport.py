@@ -4,21 +4,27 @@ One-shot answers are read whole within the request timeout. Streamed answers hav
 timeout; instead each wait for the next chunk is limited by the stall timeout (no byte for N
 seconds), so an observation can run for days. Every httpx failure becomes a `TransportFailure`
 that says whether the request may have reached the server.
+
+Waiting for a free connection of the pool is not part of either limit: until the request has a
+connection it has not been sent, and httpx's `pool` timeout governs that wait (a `PoolTimeout`
+is a request that was never sent). The deadline starts when httpx reports, through its `trace`
+extension, that the request got a connection. Transports that report nothing (the emulator's
+in-process one, mocks) have no pool to wait for, and their deadline starts at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import httpx
 
 from eventsourcingdb import _wire
-from eventsourcingdb._protocol.errors import FailureKind, TransportFailure
+from eventsourcingdb._protocol.errors import FailureKind, TransportCause, TransportFailure
 from eventsourcingdb._protocol.requests import Request
 from eventsourcingdb.errors import InvalidArgumentError
 
@@ -26,6 +32,10 @@ _log = logging.getLogger("eventsourcingdb.transport")
 
 ERROR_BODY_LIMIT: Final = 64 * 1024
 """How much of an error answer on a stream is read for its description."""
+
+POOL_LIMITS: Final = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+"""The connection pool of a client that creates its own httpx client (httpx's defaults): at
+most 100 connections at once, each open stream holding one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,13 +49,31 @@ class Response:
 
 
 def _failure(
-    error: Exception, *, before_response: bool, seconds: float | None, stream: bool
+    error: Exception,
+    *,
+    before_response: bool,
+    seconds: float | None,
+    stream: bool,
+    pool_seconds: float | None = None,
+    pool_size: int | None = None,
 ) -> TransportFailure:
-    detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    """The failure for an httpx exception; it keeps the exception's text, never the exception
+    (whose request holds the token)."""
+    message = str(error)
+    detail = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    cause = TransportCause(type(error).__name__, message)
+    if isinstance(error, httpx.PoolTimeout):
+        return TransportFailure(
+            FailureKind.POOL_EXHAUSTED,
+            detail,
+            before_response=True,
+            seconds=pool_seconds,
+            cause=cause,
+            pool_size=pool_size,
+        )
     not_sent = (
         httpx.ConnectError,
         httpx.ConnectTimeout,
-        httpx.PoolTimeout,
         httpx.UnsupportedProtocol,
         httpx.ProxyError,
     )
@@ -57,7 +85,12 @@ def _failure(
         kind = FailureKind.MALFORMED
     else:
         kind = FailureKind.LOST
-    return TransportFailure(kind, detail, before_response=before_response, seconds=seconds)
+    return TransportFailure(
+        kind, detail, before_response=before_response, seconds=seconds, cause=cause
+    )
+
+
+Trace = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
 def _headers(response: httpx.Response) -> tuple[str | None, str | None]:
@@ -172,9 +205,10 @@ class StreamResponse:
         except StopAsyncIteration:
             return None
         except (httpx.HTTPError, httpx.StreamError) as error:
-            raise _failure(
+            failure = _failure(
                 error, before_response=False, seconds=self._stall_timeout, stream=True
-            ) from error
+            )
+        raise failure  # outside the except block: no httpx exception as its context
 
     async def read_body(self, limit: int = ERROR_BODY_LIMIT) -> bytes:
         """Up to `limit` bytes of the body (for the text of an error answer)."""
@@ -252,6 +286,11 @@ class Transport:
         self._closed = False
         self._timeout = timeout
         self._stall_timeout = stall_timeout
+        own_pool = http_client is None and transport is None
+        self._pool_size: int | None = POOL_LIMITS.max_connections if own_pool else None
+        self._traced = own_pool
+        """Whether the transport reports through `trace` when a request got its connection:
+        known for the client's own pool, learnt from the first report otherwise."""
         self._one_shot_timeouts = httpx.Timeout(
             connect=connect_timeout, read=timeout, write=timeout, pool=timeout
         )
@@ -265,27 +304,68 @@ class Transport:
         if self._client is None:
             self._client = httpx.AsyncClient(
                 timeout=self._one_shot_timeouts,
+                limits=POOL_LIMITS,
                 follow_redirects=False,
                 transport=self._custom_transport,
             )
         return self._client
 
-    def _build(self, request: Request, headers: dict[str, str], stream: bool) -> httpx.Request:
+    def _build(
+        self, request: Request, headers: dict[str, str], stream: bool, trace: Trace | None
+    ) -> httpx.Request:
         return self._http().build_request(
             request.method,
             self._base_url + request.path,
             content=request.body,
             headers=headers,
             timeout=self._stream_timeouts if stream else self._one_shot_timeouts,
+            extensions=None if trace is None else {"trace": trace},
+        )
+
+    def _deadline_trace(self, deadline: asyncio.Timeout, seconds: float | None) -> Trace | None:
+        """Arm `deadline` to end `seconds` after the request got a connection.
+
+        With a transport known to report that (through the `trace` extension), the deadline
+        starts at its first report, so waiting for a free connection does not count. With any
+        other transport it starts now, and moves to the first report should one come.
+        """
+        if seconds is None:
+            return None
+        loop = asyncio.get_running_loop()
+        if not self._traced:
+            deadline.reschedule(loop.time() + seconds)
+        started = False
+
+        async def trace(name: str, info: dict[str, Any]) -> None:
+            nonlocal started
+            if not started:
+                started = True
+                self._traced = True
+                deadline.reschedule(loop.time() + seconds)
+
+        return trace
+
+    def _failure(
+        self, error: Exception, *, before_response: bool, seconds: float | None, stream: bool
+    ) -> TransportFailure:
+        return _failure(
+            error,
+            before_response=before_response,
+            seconds=seconds,
+            stream=stream,
+            pool_seconds=self._timeout,
+            pool_size=self._pool_size,
         )
 
     async def send(self, request: Request, headers: dict[str, str]) -> Response:
-        """Send `request` and read its whole answer within the request timeout."""
-        http_request = self._build(request, headers, stream=False)
+        """Send `request` and read its whole answer within the request timeout (counted from
+        the moment the request has a connection)."""
         client = self._http()
         answered = False
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(None) as deadline:
+                trace = self._deadline_trace(deadline, self._timeout)
+                http_request = self._build(request, headers, False, trace)
                 response = await client.send(http_request, stream=True)
                 answered = True
                 try:
@@ -294,18 +374,20 @@ class Transport:
                     await response.aclose()
         except TimeoutError:
             limit = self._timeout if self._timeout is not None else 0.0
-            raise TransportFailure(
+            failure = TransportFailure(
                 FailureKind.TIMEOUT,
                 f"no complete answer within {limit:g} seconds",
                 before_response=not answered,
                 seconds=self._timeout,
-            ) from None
+            )
         except (httpx.HTTPError, httpx.StreamError) as error:
-            raise _failure(
+            failure = self._failure(
                 error, before_response=not answered, seconds=self._timeout, stream=False
-            ) from error
-        server, retry_after = _headers(response)
-        return Response(response.status_code, server, retry_after, body)
+            )
+        else:
+            server, retry_after = _headers(response)
+            return Response(response.status_code, server, retry_after, body)
+        raise failure  # outside the except blocks: no httpx exception as its context
 
     @asynccontextmanager
     async def stream(
@@ -313,25 +395,30 @@ class Transport:
     ) -> AsyncIterator[StreamResponse]:
         """Send `request` and yield its answer for reading chunk by chunk; closes it on exit.
 
-        Waiting for the status line counts against the stall timeout too.
+        Waiting for the status line counts against the stall timeout too (from the moment the
+        request has a connection).
         """
-        http_request = self._build(request, headers, stream=True)
         client = self._http()
+        failure: TransportFailure | None = None
         try:
-            async with asyncio.timeout(self._stall_timeout):
+            async with asyncio.timeout(None) as deadline:
+                trace = self._deadline_trace(deadline, self._stall_timeout)
+                http_request = self._build(request, headers, True, trace)
                 response = await client.send(http_request, stream=True)
         except TimeoutError:
             limit = self._stall_timeout if self._stall_timeout is not None else 0.0
-            raise TransportFailure(
+            failure = TransportFailure(
                 FailureKind.STALLED,
                 f"no answer within {limit:g} seconds",
                 before_response=True,
                 seconds=self._stall_timeout,
-            ) from None
+            )
         except (httpx.HTTPError, httpx.StreamError) as error:
-            raise _failure(
+            failure = self._failure(
                 error, before_response=True, seconds=self._stall_timeout, stream=True
-            ) from error
+            )
+        if failure is not None:
+            raise failure  # outside the except blocks: no httpx exception as its context
         answer = StreamResponse(response, self._stall_timeout)
         try:
             yield answer

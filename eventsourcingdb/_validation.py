@@ -108,15 +108,66 @@ def check_trace_state(value: object, what: str = "trace_state") -> str:
 
 
 def check_json_object(value: object, what: str = "data") -> dict[str, Any]:
-    """Event data: a JSON object (a dict with string keys)."""
+    """Event data: a JSON object (a dict with string keys, also in every nested object)."""
     if not isinstance(value, dict):
         raise InvalidArgumentError(
             f"{what} must be a JSON object (a dict with string keys), got {type(value).__name__}; "
             "wrap other values, for example {'value': ...}"
         )
-    for key in value:
-        if not isinstance(key, str):
-            raise InvalidArgumentError(
-                f"{what} must have string keys only, got the key {_describe(key)}"
-            )
+    if not _keys_are_strings(value):
+        where, key = _first_bad_key(value, what)
+        raise InvalidArgumentError(
+            f"{what} must have string keys only (in nested objects too), but {where} has the key "
+            f"{_describe(key)} ({type(key).__name__}), which JSON would silently turn into a "
+            "string or drop; use string keys"
+        )
     return value
+
+
+_CONTAINERS = (dict, list, tuple)
+
+
+def _keys_are_strings(value: dict[Any, Any]) -> bool:
+    """Whether every object in `value`, however deeply nested, has string keys only.
+
+    One loop over the members, descending only into dicts, lists and tuples; each container is
+    visited once, so shared or circular values end (the JSON encoder refuses cycles later).
+    """
+    pending: list[Any] = [value]
+    seen = {id(value)}
+    containers = _CONTAINERS
+    while pending:
+        current = pending.pop()
+        if isinstance(current, dict):
+            for key in current:
+                if not isinstance(key, str):
+                    return False
+            values = current.values()
+        else:
+            values = current
+        for item in values:
+            if isinstance(item, containers) and id(item) not in seen:
+                seen.add(id(item))
+                pending.append(item)
+    return True
+
+
+def _first_bad_key(value: object, path: str) -> tuple[str, object]:
+    """Where the first non-string key is (`data['a'][0]`) and the key; only after a failure."""
+    pending: list[tuple[object, str]] = [(value, path)]
+    seen = {id(value)}
+    while pending:
+        current, where = pending.pop(0)
+        if isinstance(current, dict):
+            members: list[tuple[object, object]] = list(current.items())
+        elif isinstance(current, list | tuple):
+            members = list(enumerate(current))
+        else:
+            continue
+        for key, item in members:
+            if isinstance(current, dict) and not isinstance(key, str):
+                return where, key
+            if isinstance(item, _CONTAINERS) and id(item) not in seen:
+                seen.add(id(item))
+                pending.append((item, f"{where}[{key!r}]"))
+    raise AssertionError("no non-string key found")  # pragma: no cover - only after a failure

@@ -23,7 +23,8 @@ from urllib.parse import urlsplit
 from eventsourcingdb._protocol import calls
 from eventsourcingdb._protocol.errors import TransportFailure, failure_error
 from eventsourcingdb._protocol.negotiation import Negotiation
-from eventsourcingdb._protocol.requests import ApiVersion, Request
+from eventsourcingdb._protocol.requests import ApiVersion, Operation, Request
+from eventsourcingdb._streams import Stream
 from eventsourcingdb._transport import Response, Transport
 from eventsourcingdb.errors import ClientClosedError, InvalidArgumentError
 from eventsourcingdb.event import Event, EventCandidate
@@ -117,10 +118,13 @@ class Client:
 
     `timeout` limits one-shot requests (status and whole body); streams instead fail after
     `stall_timeout` seconds without a byte, so observing can run for days. `None` disables a
-    limit. An injected `http_client` is used as is and stays open after `aclose()`; the
-    timeouts still apply per request. A `transport` (an httpx transport, such as the emulator's
-    in-process one) is used by the client's own connection pool, which `aclose()` closes.
-    `api_version` fixes the API (1 or 2) instead of probing.
+    limit. Neither counts the wait for a free connection: the client's own pool has 100, each
+    open stream holds one, and a call that finds none free within `timeout` seconds raises
+    `TransportError` without sending anything. An injected `http_client` is used as is (with
+    its own pool limits) and stays open after `aclose()`; the timeouts still apply per request.
+    A `transport` (an httpx transport, such as the emulator's in-process one) is used by the
+    client's own connection pool, which `aclose()` closes. `api_version` fixes the API (1 or 2)
+    instead of probing.
     """
 
     def __init__(
@@ -213,12 +217,12 @@ class Client:
                     attempt += 1
                     _log.info("retrying %s once: %s", request.target, failure.kind.value)
                     continue
-                raise failure_error(request, failure, self._base_url) from failure.__cause__
+                raise failure_error(request, failure, self._base_url) from failure.cause
             _log.debug("%s -> %d", request.target, response.status)
             return response
 
-    async def _probe(self) -> tuple[Request, Response]:
-        request = self._negotiation.probe_request()
+    async def _probe(self, caller: Operation) -> tuple[Request, Response]:
+        request = self._negotiation.probe_request(caller)
         response = await self._send(request)
         version = self._negotiation.on_probe_answer(
             request, response.status, response.server, response.body, response.retry_after
@@ -226,13 +230,15 @@ class Client:
         _log.info("the server at %s speaks API v%d", self._base_url, int(version))
         return request, response
 
-    async def _version(self) -> ApiVersion:
+    async def _version(self, caller: Operation) -> ApiVersion:
+        """The API version, probing the server first if it is not known yet; errors of the probe
+        name `caller`, the call the user made."""
         version = self._negotiation.version
         if version is not None:
             return version
         async with self._probe_lock:
             if self._negotiation.version is None:
-                await self._probe()
+                await self._probe(caller)
             version = self._negotiation.version
             assert version is not None
             return version
@@ -240,9 +246,9 @@ class Client:
     async def _document(self, call: calls.DocumentCall[T]) -> T:
         reissued = False
         while True:
-            request = call.build(await self._version())
+            request = call.build(await self._version(call.operation))
             response = await self._send(request)
-            calls.check_server(request, response.server)
+            calls.check_server(request, response.server, response.status, response.body)
             if not reissued and self._negotiation.on_answer(request, response.status):
                 reissued = True
                 _log.info("a v2 route vanished at %s; probing again", self._base_url)
@@ -250,12 +256,14 @@ class Client:
             calls.check_status(request, response.status, response.body, response.retry_after)
             return call.read(request, response.body)
 
-    async def _stream(self, call: calls.StreamCall[T]) -> AsyncGenerator[T, None]:
+    async def _stream(self, call: calls.StreamCall[T]) -> AsyncGenerator[list[T], None]:
+        """The values of a streamed call, in batches: those decoded from one chunk (never an
+        empty batch). `Stream` hands them out one by one."""
         attempt = 0
         reissued = False
         while True:
             self._check_open()
-            request = call.build(await self._version())
+            request = call.build(await self._version(call.operation))
             try:
                 async with self._transport.stream(
                     request, request.headers(self._api_token)
@@ -273,13 +281,15 @@ class Client:
                         chunk = await answer.next_chunk()
                         self._check_open()
                         if chunk is None:
-                            for value in decoder.close():
-                                yield value
+                            values = decoder.close()
+                            if values:
+                                yield values
                             if decoder.failure is not None:
                                 raise decoder.failure
                             return
-                        for value in decoder.feed(chunk):
-                            yield value
+                        values = decoder.feed(chunk)
+                        if values:
+                            yield values
                         if decoder.done:
                             if decoder.failure is not None:
                                 raise decoder.failure
@@ -292,7 +302,7 @@ class Client:
                     attempt += 1
                     _log.info("retrying %s once: %s", request.target, failure.kind.value)
                     continue
-                raise failure_error(request, failure, self._base_url) from failure.__cause__
+                raise failure_error(request, failure, self._base_url) from failure.cause
 
     # --- the API -----------------------------------------------------------------------------
 
@@ -303,7 +313,7 @@ class Client:
         if self._negotiation.version is None:
             async with self._probe_lock:
                 if self._negotiation.version is None:
-                    request, response = await self._probe()
+                    request, response = await self._probe(Operation.PING)
                     if self._negotiation.version is ApiVersion.V2:
                         call.read(request, response.body)
                         return
@@ -335,29 +345,33 @@ class Client:
     ) -> AsyncGenerator[Event, None]:
         """The events of `subject` (with `options.recursive`, also of nested subjects).
 
-        An async generator: `break` or `await gen.aclose()` ends it and releases its connection.
+        An async generator holding one connection while it is open. `await gen.aclose()` ends it
+        and releases the connection before it returns, also when called from another task while
+        a loop waits in it (that loop then ends cleanly); after `break`, the connection is
+        released once the generator is finalised. Prefer `contextlib.aclosing(gen)`.
         """
         call = calls.read_events(subject, options)
         self._check_open()
-        return self._stream(call)
+        return Stream(self._stream(call))
 
     def observe_events(
         self, subject: str, options: ObserveEventsOptions | None = None
     ) -> AsyncGenerator[Event, None]:
         """The stored events of `subject`, then each new one as it is written; never ends.
 
-        An async generator: `break` or `await gen.aclose()` ends it and releases its connection.
-        A connection without a byte for `stall_timeout` seconds raises `StreamStalledError`.
+        An async generator that ends as `read_events` describes (`aclose()`, also from another
+        task; `contextlib.aclosing`). A connection without a byte for `stall_timeout` seconds
+        raises `StreamStalledError`; `timeout` does not limit it.
         """
         call = calls.observe_events(subject, options)
         self._check_open()
-        return self._stream(call)
+        return Stream(self._stream(call))
 
     def run_eventql_query(self, query: str) -> AsyncGenerator[Any, None]:
         """The rows of an EventQL query; each row is the JSON value the projection produced."""
         call = calls.run_eventql_query(query)
         self._check_open()
-        return self._stream(call)
+        return Stream(self._stream(call))
 
     async def register_event_schema(self, event_type: str, json_schema: Mapping[str, Any]) -> None:
         """Register the JSON Schema of `event_type`; a type's schema can never change."""
@@ -369,13 +383,13 @@ class Client:
         """`base_subject` and every known subject below it (`/` lists all)."""
         call = calls.read_subjects(base_subject)
         self._check_open()
-        return self._stream(call)
+        return Stream(self._stream(call))
 
     def read_event_types(self) -> AsyncGenerator[EventType, None]:
         """Every event type that has events or a registered schema."""
         call = calls.read_event_types()
         self._check_open()
-        return self._stream(call)
+        return Stream(self._stream(call))
 
     async def read_event_type(self, event_type: str) -> EventType:
         """One event type with its schema; raises `EventTypeNotFoundError` if the server knows

@@ -229,11 +229,22 @@ class OutcomeUnknownError(EventSourcingDBError):
     """A write reached the server but its answer was lost: the events may or may not be stored.
 
     Never retry such a write blindly; read the subject (or use a precondition) to find out.
+    `status` and `description` are the HTTP status and text of the answer when one arrived (a
+    gateway's 500, 502 or 504), else None and "".
     """
 
-    def __init__(self, message: str, *, path: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        status: int | None = None,
+        description: str = "",
+    ) -> None:
         super().__init__(message)
         self.path = path
+        self.status = status
+        self.description = description
 
 
 class ContainerError(EventSourcingDBError):

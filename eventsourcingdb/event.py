@@ -21,6 +21,7 @@ from eventsourcingdb._protocol.events import (
     fast_parse_time,
     find_raw_member,
     format_time,
+    parse_raw_member,
     parse_time,
     payload_problem,
 )
@@ -32,7 +33,7 @@ from eventsourcingdb._validation import (
     check_trace_parent,
     check_trace_state,
 )
-from eventsourcingdb.errors import InvalidArgumentError, ProtocolError
+from eventsourcingdb.errors import HashMismatchError, InvalidArgumentError, ProtocolError
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -135,9 +136,13 @@ class Event:
     """An event as stored by EventSourcingDB. Immutable; attribute names follow the official SDK.
 
     `time` is an aware UTC datetime (truncated to microseconds); the server's exact time string is
-    kept for hashing and returned by `to_json()`. `data` is the parsed JSON object (not copied: do
-    not change it). Events from the server also keep the line they came from, so `verify_hash()`
-    hashes the bytes of `data` exactly as received.
+    kept for hashing and returned by `to_json()`. Events from the server also keep the line they
+    came from, so `verify_hash()` hashes the bytes of `data` exactly as received.
+
+    `data` is the parsed JSON object itself, not a copy (reads stay fast), so the event's
+    immutability stops at it: `data` must not be changed. Copy it before changing it
+    (`copy.deepcopy(event.data)`). `verify_hash()` notices a change: it raises
+    `HashMismatchError` when `data` no longer equals the bytes the server sent.
     """
 
     __slots__ = ("_payload", "_raw", "_raw_container", "_time")
@@ -200,9 +205,18 @@ class Event:
         """The event of a decoded line; `raw` is the line (kept for hashing), `container` the
         envelope member holding the event. The hot path of every read: checks are cheap."""
         try:
-            time = _fromisoformat(payload["time"])
-            if time.tzinfo is not UTC:
-                time = parse_time(payload["time"])
+            text = payload["time"]
+            try:
+                time = _fromisoformat(text)
+            except ValueError:  # not the server's form (`t`, `z`, ...): the strict RFC 3339 parser
+                time = parse_time(text)
+            else:
+                if time.tzinfo is not UTC:
+                    time = parse_time(text)
+            get = payload.get
+            trace_parent = get("traceparent")
+            trace_state = get("tracestate")
+            signature = get("signature")
             if not (
                 type(payload["id"]) is str
                 and type(payload["source"]) is str
@@ -213,9 +227,12 @@ class Event:
                 and type(payload["predecessorhash"]) is str
                 and type(payload["hash"]) is str
                 and type(payload["data"]) is dict
+                and (trace_parent is None or type(trace_parent) is str)
+                and (trace_state is None or type(trace_state) is str)
+                and (signature is None or type(signature) is str)
             ):
                 _refuse(payload, ProtocolError)
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             _refuse(payload, ProtocolError)
         event = _new(cls)
         _set_payload(event, payload)
@@ -284,7 +301,7 @@ class Event:
 
     @property
     def data(self) -> dict[str, Any]:
-        """The event's data (a parsed JSON object)."""
+        """The event's data (a parsed JSON object); not a copy, so do not change it."""
         value: dict[str, Any] = self._payload["data"]
         return value
 
@@ -355,16 +372,24 @@ class Event:
         """Recompute the event's hash and raise `HashMismatchError` if it differs.
 
         Supports hash versions 1 and 2; another version raises `UnsupportedHashVersionError`.
-        Hashes the raw `data` bytes as received; an event built from a parsed dict (`Event(...)`,
-        `Event.parse`) has none, so its `data` is re-encoded the way the server encodes it.
+        Hashes the raw `data` bytes as received, and checks that `data` still equals them (so a
+        change to `event.data` after the read is noticed too); an event built from a parsed dict
+        (`Event(...)`, `Event.parse`) has no raw bytes, so its `data` is re-encoded the way the
+        server encodes it.
         """
         raw = self.raw_data
         if raw is None:
             hashing.verify_hash(
                 self._payload, hashing.canonical_data(self.data), raw_is_exact=False
             )
-        else:
-            hashing.verify_hash(self._payload, raw)
+            return
+        hashing.verify_hash(self._payload, raw)
+        if _decode_raw(raw) != self.data:
+            raise HashMismatchError(
+                f"the data of event {self.event_id} no longer match the bytes the server sent: "
+                "the event's data were changed after it was received (Event.data is not a copy; "
+                "copy it before changing it)"
+            )
 
     def verify_signature(self, verification_key: Ed25519PublicKey) -> None:
         """Verify the hash, then the server's Ed25519 signature over it with `verification_key`.
@@ -426,6 +451,17 @@ class Event:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Event:
         return _restore(copy.deepcopy(self._payload, memo), self._raw, self._raw_container)
+
+
+_NOT_JSON: Final = object()
+
+
+def _decode_raw(raw: bytes) -> Any:
+    """The value of the raw `data` bytes; a value equal to nothing if they are not JSON."""
+    try:
+        return parse_raw_member(raw)
+    except ValueError:
+        return _NOT_JSON
 
 
 def _refuse(payload: Any, error: type[InvalidArgumentError] | type[ProtocolError]) -> NoReturn:

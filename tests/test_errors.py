@@ -75,3 +75,16 @@ def test_error_codes_link_to_their_documentation() -> None:
     assert e.ErrorCode.from_url(code.url) is code
     assert e.ErrorCode.from_url("event-type-unknown") is e.ErrorCode.EVENT_TYPE_UNKNOWN
     assert e.ErrorCode.from_url("https://docs.eventsourcingdb.io/errors/no-such-code") is None
+
+
+def test_outcome_unknown_errors_carry_the_gateways_answer() -> None:
+    error = e.OutcomeUnknownError(
+        "lost", path="/api/v2/data/write-events", status=502, description="bad gateway"
+    )
+    assert (error.path, error.status, error.description) == (
+        "/api/v2/data/write-events",
+        502,
+        "bad gateway",
+    )
+    bare = e.OutcomeUnknownError("lost")
+    assert (bare.path, bare.status, bare.description) == (None, None, "")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from eventsourcingdb import _validation as v
@@ -119,6 +121,30 @@ def test_event_data_must_be_a_json_object() -> None:
         v.check_json_object([1, 2])
     with pytest.raises(InvalidArgumentError, match="string keys only"):
         v.check_json_object({1: "a"})
+
+
+@pytest.mark.parametrize(
+    ("data", "where", "key"),
+    [
+        ({"a": {1: "x"}}, "data['a']", "1 (int)"),
+        ({"a": [{"b": 1}, {None: 2}]}, "data['a'][1]", "None (NoneType)"),
+        ({"a": ({"x": {True: 1}},)}, "data['a'][0]['x']", "True (bool)"),
+        ({"a": {"b": {"c": {1.5: 0}}}}, "data['a']['b']['c']", "1.5 (float)"),
+    ],
+)
+def test_nested_keys_must_be_strings_too(data: dict[str, Any], where: str, key: str) -> None:
+    with pytest.raises(InvalidArgumentError, match="string keys only") as caught:
+        v.check_json_object(data)
+    assert f"but {where} has the key {key}" in str(caught.value)
+
+
+def test_nested_data_with_string_keys_passes_and_cycles_end() -> None:
+    shared = {"x": [1, {"y": None}]}
+    data = {"a": shared, "b": [shared, [[{"c": "d"}]]], "e": ()}
+    assert v.check_json_object(data) is data
+    cyclic: dict[str, Any] = {"a": [1]}
+    cyclic["a"].append(cyclic)
+    assert v.check_json_object(cyclic) is cyclic  # the JSON encoder refuses the cycle later
 
 
 def test_bools_are_not_guessed_from_truthiness() -> None:

@@ -92,9 +92,12 @@ class StreamCall(Generic[T]):
 # --- answers ---------------------------------------------------------------------------------
 
 
-def check_server(request: Request, server: str | None) -> None:
-    """Raise unless the answer comes from EventSourcingDB (checked before the status)."""
-    error = server_header_error(request, server)
+def check_server(
+    request: Request, server: str | None, status: int | None = None, body: bytes = b""
+) -> None:
+    """Raise unless the answer comes from EventSourcingDB (checked before the status); `status`
+    and `body`, when given, describe a foreign answer to a write (a gateway's error page)."""
+    error = server_header_error(request, server, status, body)
     if error is not None:
         raise error
 

@@ -95,10 +95,30 @@ class FailureKind(enum.Enum):
     """No byte arrived on a stream within the stall timeout."""
     MALFORMED = "malformed"
     """The body could not be decoded (for example a broken content encoding)."""
+    POOL_EXHAUSTED = "pool exhausted"
+    """No connection of the pool became free in time: the request was not sent."""
+
+
+class TransportCause(Exception):
+    """What the HTTP library reported, as text only: the cause chained to a transport error.
+
+    The library's own exception holds the request, and with it the `Authorization` header; this
+    keeps only its type name and message, so no object reachable from an SDK error holds the
+    API token.
+    """
+
+    def __init__(self, type_name: str, message: str) -> None:
+        super().__init__(f"{type_name}: {message}" if message else type_name)
+        self.type_name = type_name
 
 
 class TransportFailure(Exception):
-    """Raised by the transport; the client turns it into a public error with `failure_error`."""
+    """Raised by the transport; the client turns it into a public error with `failure_error`.
+
+    It chains no exception of the HTTP library (whose request holds the token); `cause` is the
+    sanitised text of one, to chain to the public error, and `pool_size` the number of pooled
+    connections when known (for `POOL_EXHAUSTED`).
+    """
 
     def __init__(
         self,
@@ -107,12 +127,16 @@ class TransportFailure(Exception):
         *,
         before_response: bool,
         seconds: float | None = None,
+        cause: TransportCause | None = None,
+        pool_size: int | None = None,
     ) -> None:
         super().__init__(f"{kind.value}: {detail}")
         self.kind = kind
         self.detail = detail
         self.before_response = before_response
         self.seconds = seconds
+        self.cause = cause
+        self.pool_size = pool_size
 
 
 def _where(request: Request, status: int | None = None, code: ErrorCode | None = None) -> str:
@@ -130,23 +154,36 @@ def _trim(text: str) -> str:
     return text if len(text) <= _DESCRIPTION_LIMIT else text[:_DESCRIPTION_LIMIT] + "..."
 
 
-def outcome_unknown(request: Request, reason: str) -> OutcomeUnknownError:
-    """A write whose answer was lost: it may or may not have been stored."""
+def outcome_unknown(
+    request: Request, reason: str, *, status: int | None = None, description: str = ""
+) -> OutcomeUnknownError:
+    """A write whose answer was lost: it may or may not have been stored.
+
+    `status` and `description` are those of the answer that arrived instead (a gateway's 502).
+    """
     what = (
         "the schema may or may not have been registered"
         if request.operation is Operation.REGISTER_EVENT_SCHEMA
         else "the events may or may not have been written"
     )
     return OutcomeUnknownError(
-        f"{request.operation.value}: the answer was lost, so {what}: {reason}; do not retry "
+        f"{request.label}: the answer was lost, so {what}: {reason}; do not retry "
         "blindly: read the subject (or write with a precondition such as IsSubjectOnEventId) to "
         f"find out {_where(request)}",
         path=request.path,
+        status=status,
+        description=description,
     )
 
 
-def server_header_error(request: Request, server: str | None) -> EventSourcingDBError | None:
-    """None if the `Server` header says EventSourcingDB, else the error to raise."""
+def server_header_error(
+    request: Request, server: str | None, status: int | None = None, body: bytes = b""
+) -> EventSourcingDBError | None:
+    """None if the `Server` header says EventSourcingDB, else the error to raise.
+
+    For a write, the `status` and `body` of such an answer other than 200 (a gateway's 502 page)
+    go into the `OutcomeUnknownError`.
+    """
     if server is not None and server.startswith(_wire.SERVER_HEADER_PREFIX):
         return None
     problem = (
@@ -157,14 +194,45 @@ def server_header_error(request: Request, server: str | None) -> EventSourcingDB
         f"'{_wire.SERVER_HEADER_PREFIX}<version>'); check base_url and any proxy in between"
     )
     if request.operation.changes_state:
-        return outcome_unknown(request, reason)
-    return ProtocolError(
-        f"{request.operation.value}: {reason} {_where(request)}", path=request.path
-    )
+        if status is None or status == 200:
+            return outcome_unknown(request, reason)
+        description = _trim(body.decode("utf-8", "replace"))
+        return outcome_unknown(
+            request,
+            f"{reason}; it answered {status}: {description or '(no text)'}",
+            status=status,
+            description=description,
+        )
+    return ProtocolError(f"{request.label}: {reason} {_where(request)}", path=request.path)
+
+
+_V1_QUERY_TEXTS: Final = (
+    ("syntax error", ErrorCode.QUERY_MALFORMED),
+    ("query must return a single boolean value", ErrorCode.QUERY_NOT_BOOLEAN),
+    ("evaluation error", ErrorCode.QUERY_UNEVALUABLE),
+)
+"""How a v1 text describes an EventQL problem (the emulator's texts, after the server's), and the
+v2 code for it. A prefix may be followed by ` at line L, column C` and `: <detail>`."""
+
+
+def _v1_query_code(text: str) -> ErrorCode | None:
+    """The code of a v1 text about an EventQL query, None if it is about something else."""
+    for prefix, code in _V1_QUERY_TEXTS:
+        if text.startswith(prefix):
+            return code
+    return None
 
 
 def _v1_code(operation: Operation, status: int, text: str) -> ErrorCode | None:
-    """The code the official client maps a v1 error text to (texts of EventSourcingDB 1.2)."""
+    """The code the official client maps a v1 error text to (texts of EventSourcingDB 1.2).
+
+    A 400 to `write_events` (an `IsEventQlQueryTrue` precondition) or to `run_eventql_query`
+    whose text is about the query gets the query's code, as a v2 server would send.
+    """
+    if status == 400 and operation in (Operation.WRITE_EVENTS, Operation.RUN_EVENTQL_QUERY):
+        query_code = _v1_query_code(text)
+        if query_code is not None:
+            return query_code
     if status == 409:
         for prefix, code in (
             (_wire.TEXT_PRECONDITION_FAILED, ErrorCode.PRECONDITION_VIOLATED),
@@ -233,7 +301,7 @@ def status_error(
         seconds = _parse_retry_after(retry_after)
         wait = f"; retry after {seconds:g} seconds" if seconds is not None else ""
         error: ServerError = RateLimitedError(
-            f"{request.operation.value}: {_SUMMARY[RateLimitedError]}{wait}: {description} "
+            f"{request.label}: {_SUMMARY[RateLimitedError]}{wait}: {description} "
             f"{_where(request, status)}",
             status=status,
             description=description,
@@ -249,7 +317,7 @@ def status_error(
                 "base_url may point elsewhere"
             )
         error = cls(
-            f"{request.operation.value}: {summary}: {description or '(no text)'} "
+            f"{request.label}: {summary}: {description or '(no text)'} "
             f"{_where(request, status, code)}",
             status=status,
             code=code,
@@ -257,7 +325,12 @@ def status_error(
             path=request.path,
         )
     if request.operation.changes_state and not is_refusal(request.version, status):
-        unknown = outcome_unknown(request, f"the server answered {status}: {description}")
+        unknown = outcome_unknown(
+            request,
+            f"the server answered {status}: {description or '(no text)'}",
+            status=status,
+            description=description,
+        )
         unknown.__cause__ = error
         return unknown
     return error
@@ -284,7 +357,7 @@ def coded_error(
         where = where[:-1] + f", code {raw_code!r}]"
     text = _trim(description) or "(no description)"
     return cls(
-        f"{request.operation.value}: {summary}: {text} {where}",
+        f"{request.label}: {summary}: {text} {where}",
         status=200,
         code=code,
         description=_trim(description),
@@ -303,6 +376,8 @@ def v1_error_line(request: Request, payload: Any) -> ServerError:
     else:
         description = json.dumps(payload)
     code = _v1_code(request.operation, 409, description)
+    if code is None and request.operation is Operation.RUN_EVENTQL_QUERY:
+        code = _v1_query_code(description)
     return coded_error(request, code, description, details)
 
 
@@ -329,9 +404,7 @@ def protocol_error(request: Request, reason: str) -> EventSourcingDBError:
     """An answer that breaks the protocol; for a write the outcome is then unknown."""
     if request.operation.changes_state:
         return outcome_unknown(request, reason)
-    return ProtocolError(
-        f"{request.operation.value}: {reason} {_where(request)}", path=request.path
-    )
+    return ProtocolError(f"{request.label}: {reason} {_where(request)}", path=request.path)
 
 
 def broken_stream(request: Request, reason: str) -> EventSourcingDBError:
@@ -339,7 +412,7 @@ def broken_stream(request: Request, reason: str) -> EventSourcingDBError:
     if request.operation.changes_state:
         return outcome_unknown(request, reason)
     return TransportError(
-        f"{request.operation.value}: the stream broke off: {reason} {_where(request)}",
+        f"{request.label}: the stream broke off: {reason} {_where(request)}",
         path=request.path,
     )
 
@@ -348,7 +421,22 @@ def failure_error(
     request: Request, failure: TransportFailure, base_url: str
 ) -> EventSourcingDBError:
     """The public error for a transport failure of `request`."""
-    operation = request.operation.value
+    operation = request.label
+    if failure.kind is FailureKind.POOL_EXHAUSTED:
+        held = (
+            f"all {failure.pool_size} connections of the client's pool"
+            if failure.pool_size is not None
+            else "all connections of the pool of the given http_client"
+        )
+        waited = f" within {failure.seconds:g} seconds" if failure.seconds is not None else ""
+        return TransportError(
+            f"{operation}: no connection became free{waited}: {held} are held by open streams "
+            "(reads, observations, queries or listings not yet ended), so the request was not "
+            "sent; close the streams you no longer need (break out of their loop, or aclose() "
+            "them, for example with contextlib.aclosing), or pass an http_client with larger "
+            f"httpx.Limits(max_connections=...) {_where(request)}",
+            path=request.path,
+        )
     if failure.kind is FailureKind.NOT_SENT:
         return TransportError(
             f"{operation}: could not reach the server at {base_url}: {failure.detail}; check "

@@ -38,7 +38,8 @@ def parse_time(text: str) -> datetime:
     """An RFC 3339 time (0 to 9 or more fraction digits, any offset) as an aware UTC datetime.
 
     Fractions beyond microseconds are truncated, never rounded, so a time never moves into the next
-    second. Raises `ValueError` with a description when `text` is not an RFC 3339 time.
+    second. Raises `ValueError` with a description when `text` is not an RFC 3339 time, or when
+    its UTC form would leave the range of `datetime` (`0001-01-01T00:00:00+01:00`).
     """
     match = _RFC3339.fullmatch(text)
     if match is None:
@@ -67,7 +68,14 @@ def parse_time(text: str) -> datetime:
         )
     except ValueError as error:
         raise ValueError(f"{text!r} is not a valid time: {error}") from None
-    return moment if tzinfo is UTC else moment.astimezone(UTC)
+    if tzinfo is UTC:
+        return moment
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"{text!r} is out of range: in UTC it falls outside the years 1 to 9999"
+        ) from None
 
 
 def fast_parse_time(text: str) -> datetime:
@@ -89,7 +97,12 @@ def format_time(moment: datetime) -> str:
     """An aware datetime in the server's form: UTC, `Z`, fraction without trailing zeros."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("the time must be timezone-aware, for example datetime.now(timezone.utc)")
-    utc = moment.astimezone(UTC)
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"{moment.isoformat()} is out of range: in UTC it falls outside the years 1 to 9999"
+        ) from None
     text = (
         f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
         f"T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}"
@@ -191,6 +204,19 @@ def find_raw_member(source: bytes | str, container: str | None, name: str) -> by
     if span is None:
         raise ValueError(f"the event has no {name!r} member")
     return text[span[0] : span[1]].encode("utf-8", "surrogatepass")
+
+
+def parse_raw_member(raw: bytes) -> Any:
+    """The JSON value of raw member bytes (as `find_raw_member` returns them), parsed with the
+    scanner under `json.loads`; raises `ValueError` when they are not exactly one JSON value."""
+    text = raw.decode("utf-8", "surrogatepass")
+    try:
+        value, end = _scan_value(text, 0)
+    except (StopIteration, ValueError):
+        raise ValueError("the bytes are not a JSON value") from None
+    if end != len(text):
+        raise ValueError("the bytes hold more than one JSON value")
+    return value
 
 
 def split_json_array(text: str) -> list[tuple[Any, str]]:

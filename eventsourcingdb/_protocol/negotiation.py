@@ -12,8 +12,10 @@ A forced version (the client's `api_version`) skips probing and never changes.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from eventsourcingdb._protocol.errors import server_header_error, status_error
-from eventsourcingdb._protocol.requests import ApiVersion, Request, build_ping
+from eventsourcingdb._protocol.requests import ApiVersion, Operation, Request, build_ping
 
 STATUSES_WITHOUT_V2: frozenset[int] = frozenset({404, 405})
 """What a server without the v2 API answers to the v2 ping (with or without its management UI)."""
@@ -38,9 +40,16 @@ class Negotiation:
         """Whether the version was fixed by the caller (no probing)."""
         return self._forced is not None
 
-    def probe_request(self) -> Request:
-        """The probe: the v2 ping, sent without a token."""
-        return build_ping(ApiVersion.V2)
+    def probe_request(self, caller: Operation = Operation.PING) -> Request:
+        """The probe: the v2 ping, sent without a token, on behalf of the call `caller`.
+
+        Its errors name the caller (`write_events: while choosing the API version: ...`), the
+        method the user called, not the hidden ping.
+        """
+        request = build_ping(ApiVersion.V2)
+        if caller is Operation.PING:
+            return request
+        return replace(request, context=f"{caller.value}: while choosing the API version")
 
     def on_probe_answer(
         self,

@@ -63,6 +63,9 @@ class Request:
     path: str
     body: bytes | None = None
     authenticated: bool = True
+    context: str | None = None
+    """What the user called, when it differs from `operation` (the probe made on behalf of
+    another call): messages then name that instead."""
 
     def headers(self, api_token: str) -> dict[str, str]:
         """The request headers: the token (except on pings) and a content type with a body."""
@@ -72,6 +75,11 @@ class Request:
         if self.body is not None:
             headers["content-type"] = _wire.JSON_CONTENT_TYPE
         return headers
+
+    @property
+    def label(self) -> str:
+        """How messages name the call: the method the user called (`write_events`, ...)."""
+        return self.context if self.context is not None else self.operation.value
 
     @property
     def target(self) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import traceback
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 import httpx
@@ -161,8 +163,9 @@ async def test_a_write_without_server_header_has_an_unknown_outcome(
     mock_client: Client, fake: FakeServer, api: int
 ) -> None:
     fake.on("POST", path(api, "write-events"), respond(502, "Bad Gateway", server=False))
-    with pytest.raises(OutcomeUnknownError, match="may or may not have been written"):
+    with pytest.raises(OutcomeUnknownError, match="may or may not have been written") as caught:
         await mock_client.write_events([BOOK])
+    assert (caught.value.status, caught.value.description) == (502, "Bad Gateway")
 
 
 # --- authentication --------------------------------------------------------------------------
@@ -419,8 +422,22 @@ async def test_5xx_on_a_write_has_an_unknown_outcome(
         await mock_client.write_events([BOOK])
     assert isinstance(caught.value.__cause__, ServerError)
     assert caught.value.path == path(api, "write-events")
+    assert caught.value.status == status
+    assert caught.value.description == "upstream trouble"
     writes = [r for r in fake.requests if r.url.path == path(api, "write-events")]
     assert len(writes) == 1
+
+
+async def test_an_unknown_outcome_without_an_answer_has_no_status(
+    mock_client: Client, fake: FakeServer, api: int
+) -> None:
+    def dropped(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadError("connection reset by peer")
+
+    fake.on("POST", path(api, "write-events"), dropped)
+    with pytest.raises(OutcomeUnknownError) as caught:
+        await mock_client.write_events([BOOK])
+    assert (caught.value.status, caught.value.description) == (None, "")
 
 
 async def test_read_only_mode_refuses_a_write(
@@ -867,3 +884,143 @@ async def test_concurrent_first_calls_probe_once(
         await asyncio.gather(*(client.verify_api_token() for _ in range(10)))
     assert fake.paths().count("/api/v2/system/ping") == 1
     assert fake.paths().count(path(api, "verify-api-token")) == 10
+
+
+# --- the API token stays out of every error --------------------------------------------------
+
+
+def _errors_in_chain(error: BaseException) -> list[BaseException]:
+    """`error` and every exception reachable through `__cause__` and `__context__`."""
+    found: list[BaseException] = []
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or any(current is seen for seen in found):
+            continue
+        found.append(current)
+        pending += [current.__cause__, current.__context__]
+    return found
+
+
+def _holds(value: object, secret: str, seen: set[int], depth: int = 0) -> bool:
+    """Whether `secret` is somewhere in `value`: its text, its attributes, and what they hold
+    (requests and their headers included), except code objects (tracebacks, frames)."""
+    if id(value) in seen or depth > 12:
+        return False
+    seen.add(id(value))
+    if isinstance(value, str | bytes):
+        return secret in (value if isinstance(value, str) else value.decode("latin-1"))
+    if isinstance(value, httpx.Headers):
+        return any(_holds(item, secret, seen, depth + 1) for item in value.multi_items())
+    if isinstance(value, httpx.Request | httpx.Response):
+        return True  # an httpx request or response holds the request's headers
+    if isinstance(value, dict):
+        return any(
+            _holds(key, secret, seen, depth + 1) or _holds(item, secret, seen, depth + 1)
+            for key, item in value.items()
+        )
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_holds(item, secret, seen, depth + 1) for item in value)
+    if isinstance(value, BaseException):
+        if secret in str(value) or secret in repr(value):
+            return True
+        for name in ("request", "response", "args"):
+            try:
+                attribute = getattr(value, name)
+            except (AttributeError, RuntimeError):  # httpx: ".request has not been set"
+                continue
+            if _holds(attribute, secret, seen, depth + 1):
+                return True
+    attributes = getattr(value, "__dict__", None)
+    return attributes is not None and _holds(attributes, secret, seen, depth + 1)
+
+
+def _raising(error: Exception) -> Callable[[httpx.Request], httpx.Response]:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise error
+
+    return handler
+
+
+async def _slow(request: httpx.Request) -> httpx.Response:
+    await asyncio.sleep(3600)
+    raise AssertionError("unreachable")
+
+
+SECRET_TOKEN = "Sup3r-S3cret-T0ken"
+
+
+@pytest.mark.parametrize(
+    ("answer", "call"),
+    [
+        (_raising(httpx.ReadError("connection reset by peer")), "write"),
+        (_raising(httpx.RemoteProtocolError("Server disconnected")), "write"),
+        (_raising(httpx.ConnectError("connection refused")), "write"),
+        (_raising(httpx.ReadError("connection reset by peer")), "read"),
+        (_raising(httpx.ConnectError("connection refused")), "read"),
+        (
+            lambda request: respond(200, chunks(b'{"type":', then=httpx.ReadError("reset"))),
+            "read",
+        ),
+        (lambda request: respond(200, chunks(b"", stall=True)), "read"),
+        (_slow, "write"),
+        (_slow, "verify"),
+    ],
+)
+async def test_no_error_leads_to_the_token(answer: Any, call: str) -> None:
+    fake = FakeServer((1, 2))
+    fake.on("POST", "/api/v2/data/write-events", answer)
+    fake.on("QUERY", "/api/v2/data/read-events", answer)
+    fake.on("POST", "/api/v2/system/verify-token", answer)
+    async with (
+        httpx.AsyncClient(transport=fake.transport()) as http,
+        Client(BASE_URL, SECRET_TOKEN, http_client=http, timeout=0.3, stall_timeout=0.3) as client,
+    ):
+        calls: dict[str, Callable[[], Awaitable[object]]] = {
+            "write": lambda: client.write_events([BOOK]),
+            "read": lambda: collect(client.read_events("/books/42")),
+            "verify": client.verify_api_token,
+        }
+        with pytest.raises((TransportError, OutcomeUnknownError)) as caught:
+            await calls[call]()
+    assert any(request.headers.get("authorization") for request in fake.requests)
+    chain = _errors_in_chain(caught.value)
+    for error in chain:
+        assert not isinstance(error, httpx.HTTPError | httpx.StreamError), chain
+        assert not _holds(error, SECRET_TOKEN, set()), error
+    assert SECRET_TOKEN not in "".join(traceback.format_exception(caught.value))
+
+
+# --- the hidden version probe ----------------------------------------------------------------
+
+
+async def test_errors_of_the_version_probe_name_the_call_that_was_made() -> None:
+    refusing = httpx.MockTransport(_raising(httpx.ConnectError("connection refused")))
+    async with (
+        httpx.AsyncClient(transport=refusing) as http,
+        Client(BASE_URL, TOKEN, http_client=http) as client,
+    ):
+        with pytest.raises(TransportError) as written:
+            await client.write_events([BOOK])
+        assert not isinstance(written.value, OutcomeUnknownError)
+        assert str(written.value).startswith(
+            "write_events: while choosing the API version: could not reach the server"
+        )
+        with pytest.raises(TransportError) as read:
+            await collect(client.read_events("/books/42"))
+        assert str(read.value).startswith("read_events: while choosing the API version: ")
+        with pytest.raises(TransportError) as pinged:
+            await client.ping()
+        assert str(pinged.value).startswith("ping: could not reach the server")
+
+
+async def test_a_refused_probe_names_the_call_that_was_made(fake: FakeServer) -> None:
+    fake.on("GET", "/api/v2/system/ping", respond(500, "boom\n"))
+    async with (
+        httpx.AsyncClient(transport=fake.transport()) as http,
+        Client(BASE_URL, TOKEN, http_client=http) as client,
+    ):
+        with pytest.raises(ServerError) as caught:
+            await client.read_event_type("io.eventsourcingdb.library.book-acquired")
+    assert str(caught.value).startswith("read_event_type: while choosing the API version: ")
+    assert caught.value.path == "/api/v2/system/ping"

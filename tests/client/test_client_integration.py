@@ -16,6 +16,7 @@ from eventsourcingdb import (
     BoundType,
     Client,
     ConcurrencyError,
+    ErrorCode,
     Event,
     EventCandidate,
     EventTypeNotFoundError,
@@ -138,6 +139,31 @@ async def test_preconditions(client: Client) -> None:
             [book], preconditions=[IsEventQlQueryTrue("FROM e IN events PROJECT INTO COUNT() == 0")]
         )
     assert await ids(client.read_events("/books/42")) == ["0", "1", "2", "3"]
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("FROM e IN", ErrorCode.QUERY_MALFORMED),
+        ("FROM e IN events PROJECT INTO COUNT()", ErrorCode.QUERY_NOT_BOOLEAN),
+        ("FROM e IN events PROJECT INTO 1", ErrorCode.QUERY_NOT_BOOLEAN),
+    ],
+)
+async def test_a_bad_eventql_precondition_is_a_query_error_in_both_apis(
+    client: Client, emulator: Emulator, query: str, code: ErrorCode
+) -> None:
+    await client.write_events([event("/books/42")])
+    with pytest.raises(QueryError) as caught:
+        await client.write_events([event("/books/42")], [IsEventQlQueryTrue(query)])
+    assert caught.value.code is code
+    assert caught.value.status == (400 if v1_only(emulator) else 200)
+    assert await ids(client.read_events("/books/42")) == ["0"]
+
+
+async def test_a_malformed_query_has_the_same_code_in_both_apis(client: Client) -> None:
+    with pytest.raises(QueryError) as caught:
+        await ids(client.run_eventql_query("FORM e IN events PROJECT INTO e"))
+    assert caught.value.code is ErrorCode.QUERY_MALFORMED
 
 
 async def test_recursive_preconditions(client: Client, emulator: Emulator) -> None:

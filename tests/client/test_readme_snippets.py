@@ -5,6 +5,10 @@ in the README. Deviations, each marked `# README:` below: the `# events` placeho
 precondition snippets is filled with the README's own book event; `url`/`api_token` come from
 the emulator; endless `observe_events` loops run for a moment and are then cancelled; the
 public key placeholder is the emulator's key. The Container snippets need Docker.
+
+The "abort the generator" snippets run exactly in the README's pattern: the stored generator's
+`async for` loop runs in a task of its own, and "somewhere else" (the test) calls
+`await events.aclose()` while the loop waits in the generator; the loop then ends cleanly.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any
 
 import pytest
@@ -60,6 +64,35 @@ async def run_briefly(loop: Any, seconds: float = 0.3) -> None:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(seconds):
             await loop()
+
+
+def waits_in(generator: AsyncGenerator[Any, None], task: asyncio.Task[None]) -> bool:
+    """Whether `task` is suspended in `generator`, waiting for the server."""
+    return getattr(generator, "_task", None) is task
+
+
+async def loop_elsewhere(
+    loop: Callable[[], Coroutine[Any, Any, None]],
+    generator: AsyncGenerator[Any, None],
+    ready: Callable[[], bool] = lambda: True,
+) -> asyncio.Task[None]:
+    """Run the README's `async for` loop in a task of its own, until it waits in `generator`
+    (for the server's answer, or for new events once `ready`), so that the abort comes from
+    somewhere else while the loop is running."""
+    task = asyncio.create_task(loop())
+    for attempt in range(500):
+        await asyncio.sleep(0 if attempt < 5 else 0.01)
+        assert not task.done(), "the loop ended before it could be aborted"
+        if waits_in(generator, task) and ready():
+            return task
+    raise AssertionError("the loop never waited in the generator")
+
+
+async def ended_cleanly(task: asyncio.Task[None]) -> None:
+    """The loop was over when `aclose()` returned, and it ended without an error."""
+    assert task.done()
+    assert not task.cancelled()
+    await task
 
 
 async def test_getting_started(client: Client) -> None:
@@ -245,11 +278,16 @@ async def test_aborting_a_read(library: Client) -> None:
             recursive=False,
         ),
     )
-    async for _event in events:
-        pass
+
+    async def read() -> None:  # README: the loop, run in a task of its own
+        async for _event in events:
+            pass
+
+    reading = await loop_elsewhere(read, events)
     # Somewhere else, abort the generator, which will cause
     # reading to end.
     await events.aclose()
+    await ended_cleanly(reading)
 
 
 async def test_running_eventql_queries(library: Client) -> None:
@@ -268,11 +306,16 @@ async def test_running_eventql_queries(library: Client) -> None:
     PROJECT INTO e
   """,
     )
-    async for _row in rows:
-        pass
+
+    async def query() -> None:  # README: the loop, run in a task of its own
+        async for _row in rows:
+            pass
+
+    querying = await loop_elsewhere(query, rows)
     # Somewhere else, abort the generator, which will cause
     # the query to end.
     await rows.aclose()
+    await ended_cleanly(querying)
 
 
 async def test_observing_events(library: Client) -> None:
@@ -357,19 +400,18 @@ async def test_aborting_an_observation(library: Client) -> None:
         subject="/books/42",
         options=ObserveEventsOptions(recursive=False),
     )
+    seen: list[str] = []
 
-    async def consume() -> None:
-        async for _event in events:
-            pass
+    async def observe() -> None:  # README: the loop, run in a task of its own
+        async for event in events:
+            seen.append(event.event_id)
 
-    task = asyncio.create_task(consume())  # README: the loop runs in another task
-    await asyncio.sleep(0.2)
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    observing = await loop_elsewhere(observe, events, lambda: len(seen) == 2)
+    assert seen == ["0", "1"]  # README: the loop has the stored events and waits for more
     # Somewhere else, abort the generator, which will cause
     # observing to end.
     await events.aclose()
+    await ended_cleanly(observing)
 
 
 async def test_registering_an_event_schema(client: Client) -> None:
@@ -401,11 +443,16 @@ async def test_listing_subjects(library: Client) -> None:
         pass
 
     subjects = client.read_subjects(base_subject="/")
-    async for _subject in subjects:
-        pass
+
+    async def list_subjects() -> None:  # README: the loop, run in a task of its own
+        async for _subject in subjects:
+            pass
+
+    listing = await loop_elsewhere(list_subjects, subjects)
     # Somewhere else, abort the generator, which will cause
     # reading to end.
     await subjects.aclose()
+    await ended_cleanly(listing)
 
 
 async def test_listing_event_types(library: Client) -> None:
@@ -419,11 +466,16 @@ async def test_listing_event_types(library: Client) -> None:
     ]
 
     event_types = client.read_event_types()
-    async for _event_type in event_types:
-        pass
+
+    async def list_event_types() -> None:  # README: the loop, run in a task of its own
+        async for _event_type in event_types:
+            pass
+
+    listing = await loop_elsewhere(list_event_types, event_types)
     # Somewhere else, abort the generator, which will cause
     # reading to end.
     await event_types.aclose()
+    await ended_cleanly(listing)
 
 
 async def test_listing_a_specific_event_type(library: Client) -> None:

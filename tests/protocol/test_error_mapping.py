@@ -31,8 +31,10 @@ from eventsourcingdb._protocol.errors import (
     is_refusal,
     server_header_error,
     status_error,
+    v1_error_line,
     v2_error_envelope,
 )
+from eventsourcingdb._protocol.negotiation import Negotiation
 from eventsourcingdb._protocol.requests import (
     ApiVersion,
     Operation,
@@ -79,7 +81,16 @@ def read(version: ApiVersion = ApiVersion.V1) -> Request:
          EventTypeNotFoundError, ErrorCode.EVENT_TYPE_UNKNOWN),
         (build_read_event_type(ApiVersion.V1, "a.b.c"), 404, "404 page not found", ClientError,
          None),
-        (build_run_eventql_query(ApiVersion.V1, "x"), 400, "syntax error", QueryError, None),
+        (build_run_eventql_query(ApiVersion.V1, "x"), 400, "syntax error", QueryError,
+         ErrorCode.QUERY_MALFORMED),
+        (build_run_eventql_query(ApiVersion.V1, "x"), 400, "bad request", QueryError, None),
+        (write(), 400, "syntax error at line 1, column 10: unexpected end of the query",
+         QueryError, ErrorCode.QUERY_MALFORMED),
+        (write(), 400, "query must return a single boolean value: the query returned a value "
+         "of type number, not a boolean", QueryError, ErrorCode.QUERY_NOT_BOOLEAN),
+        (write(), 400, "evaluation error at line 1, column 30: cannot add a string and a "
+         "number", QueryError, ErrorCode.QUERY_UNEVALUABLE),
+        (write(), 400, "invalid subject: 'x'", ClientError, None),
         (build_run_eventql_query(ApiVersion.V2, "x"), 400, "body is not JSON", ClientError, None),
         (read(), 503, "the current operation mode conflicts with the given request",
          StoreReadOnlyError, ErrorCode.STORE_READ_ONLY),
@@ -145,6 +156,7 @@ def test_unknown_outcome_keeps_the_servers_error_as_cause() -> None:
     error = status_error(write(), 502, b"bad gateway")
     assert isinstance(error, OutcomeUnknownError)
     assert isinstance(error.__cause__, ServerError)
+    assert (error.status, error.description, error.path) == (502, "bad gateway", write().path)
     assert "may or may not have been written" in str(error)
     assert "do not retry blindly" in str(error)
 
@@ -204,6 +216,13 @@ def test_the_server_header() -> None:
     assert isinstance(server_header_error(read(), None), ProtocolError)
     assert isinstance(server_header_error(read(), "eventsourcingdb/1"), ProtocolError)
     assert isinstance(server_header_error(write(), "nginx"), OutcomeUnknownError)
+    gateway = server_header_error(write(), "nginx", 502, b"<h1>502 Bad Gateway</h1>\n")
+    assert isinstance(gateway, OutcomeUnknownError)
+    assert (gateway.status, gateway.description) == (502, "<h1>502 Bad Gateway</h1>")
+    assert "it answered 502" in str(gateway)
+    foreign = server_header_error(write(), None, 200, b"[]")
+    assert isinstance(foreign, OutcomeUnknownError)
+    assert (foreign.status, foreign.description) == (None, "")
 
 
 @pytest.mark.parametrize(
@@ -232,6 +251,46 @@ def test_transport_failures(
         assert "could not reach the server at http://db" in str(write_error)
     if isinstance(read_error, StreamStalledError):
         assert read_error.timeout == 3.0
+
+
+def test_a_pool_without_a_free_connection_is_a_request_not_sent() -> None:
+    failure = TransportFailure(
+        FailureKind.POOL_EXHAUSTED, "PoolTimeout", before_response=True, seconds=2.0, pool_size=100
+    )
+    for request in (write(), read()):
+        error = failure_error(request, failure, "http://db")
+        assert type(error) is TransportError
+        assert "all 100 connections of the client's pool are held by open streams" in str(error)
+        assert "not sent" in str(error)
+        assert "aclose()" in str(error)
+        assert "httpx.Limits" in str(error)
+        assert "could not reach" not in str(error)
+    given = TransportFailure(FailureKind.POOL_EXHAUSTED, "PoolTimeout", before_response=True)
+    error = failure_error(write(), given, "http://db")
+    assert "all connections of the pool of the given http_client" in str(error)
+
+
+def test_errors_of_the_probe_name_the_call_the_user_made() -> None:
+    probe = Negotiation().probe_request(Operation.WRITE_EVENTS)
+    assert probe.operation is Operation.PING
+    failure = TransportFailure(FailureKind.NOT_SENT, "ConnectError", before_response=True)
+    error = failure_error(probe, failure, "http://db")
+    assert str(error).startswith("write_events: while choosing the API version: could not reach")
+    assert type(error) is TransportError  # nothing was written: the write was not even built
+    refused = status_error(probe, 500, b"boom")
+    assert str(refused).startswith("write_events: while choosing the API version: ")
+    assert "ping" not in str(refused).split("[")[0]
+    assert Negotiation().probe_request().label == "ping"
+
+
+def test_v1_query_error_lines_get_the_query_codes() -> None:
+    request = build_run_eventql_query(ApiVersion.V1, "x")
+    error = v1_error_line(request, {"error": "syntax error at line 1, column 1: unexpected 'x'"})
+    assert type(error) is QueryError
+    assert error.code is ErrorCode.QUERY_MALFORMED
+    unknown = v1_error_line(request, {"error": "something else"})
+    assert type(unknown) is QueryError
+    assert unknown.code is None
 
 
 def test_operations_that_change_state() -> None:

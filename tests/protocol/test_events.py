@@ -23,6 +23,7 @@ from eventsourcingdb._protocol.events import (
     fast_parse_time,
     find_raw_member,
     format_time,
+    parse_raw_member,
     parse_time,
     payload_problem,
     split_json_array,
@@ -172,6 +173,13 @@ def test_the_raw_member_parses_to_the_member(data: dict[str, Any], ascii_only: b
     assert json.loads(raw) == data
 
 
+def test_parse_raw_member_reads_exactly_one_value() -> None:
+    assert parse_raw_member('{"a":[1,2.5,"é"]}'.encode()) == {"a": [1, 2.5, "é"]}
+    for broken in (b"", b'{"a":1} {}', b"{", b'{"a":1} '):
+        with pytest.raises(ValueError, match="JSON value"):
+            parse_raw_member(broken)
+
+
 def test_split_json_array_keeps_each_element_text() -> None:
     text = ' [ {"a":1} , {"b":[2,3]} ]\n'
     assert split_json_array(text) == [({"a": 1}, '{"a":1}'), ({"b": [2, 3]}, '{"b":[2,3]}')]
@@ -307,6 +315,71 @@ def test_a_wire_time_with_an_offset_is_converted() -> None:
     event = Event._from_wire({**PAYLOAD, "time": "2026-10-07T15:32:50+02:00"}, None, None)
     assert event.time == datetime(2026, 10, 7, 13, 32, 50, tzinfo=UTC)
     assert event.time_text == "2026-10-07T15:32:50+02:00"
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-10-07t13:32:50.5z", "2026-10-07T13:32:50.5z", "2026-10-07t13:32:50Z"]
+)
+def test_a_wire_time_in_lower_case_is_read(text: str) -> None:
+    event = Event._from_wire({**PAYLOAD, "time": text}, None, None)
+    assert event.time == datetime(2026, 10, 7, 13, 32, 50, 500000 if ".5" in text else 0, UTC)
+    assert event.time_text == text
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("now", "'now' is not an RFC 3339 time"),
+        ("2026-10-07T13:32:50", "is not an RFC 3339 time"),
+        ("2026-13-07T13:32:50Z", "is not a valid time: month must be in 1..12"),
+        ("2026-10-07T13:32:50+24:00", "offset of 24 hours or more"),
+        ("0001-01-01T00:00:00+01:00", "out of range"),
+        ("9999-12-31T23:59:59-01:00", "out of range"),
+    ],
+)
+def test_a_malformed_wire_time_is_refused_saying_what_is_wrong(text: str, problem: str) -> None:
+    with pytest.raises(ProtocolError, match="'time' is malformed") as caught:
+        Event._from_wire({**PAYLOAD, "time": text}, None, None)
+    assert problem in str(caught.value)
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59.5-00:30"])
+def test_times_out_of_range_in_utc_are_malformed_times_everywhere(text: str) -> None:
+    for parse in (parse_time, fast_parse_time):
+        with pytest.raises(ValueError, match="out of range"):
+            parse(text)
+    with pytest.raises(InvalidArgumentError, match=r"'time' is malformed.*out of range"):
+        Event.parse({**PAYLOAD, "time": text})
+    with pytest.raises(InvalidArgumentError, match=r"'time' is malformed.*out of range"):
+        Event.from_json(json.dumps({**PAYLOAD, "time": text}))
+    early = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1)))
+    with pytest.raises(ValueError, match="out of range"):
+        format_time(early)
+    with pytest.raises(InvalidArgumentError, match="out of range"):
+        Event(
+            event_id="7",
+            time=early,
+            source="s:x",
+            subject="/",
+            type="a.b.c",
+            data={},
+            predecessor_hash="",
+            hash="",
+        )
+
+
+@pytest.mark.parametrize(
+    ("member", "value"),
+    [
+        ("traceparent", 5),
+        ("tracestate", ["rojo=1"]),
+        ("signature", {"v": 1}),
+        ("signature", True),
+    ],
+)
+def test_trace_fields_and_signature_from_the_wire_must_be_strings(member: str, value: Any) -> None:
+    with pytest.raises(ProtocolError, match=f"'{member}' must be a string or null"):
+        Event._from_wire({**PAYLOAD, member: value}, None, None)
 
 
 def test_trace_fields_may_be_null_or_absent() -> None:

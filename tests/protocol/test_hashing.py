@@ -177,6 +177,26 @@ def test_changed_data_fails_the_hash() -> None:
         event.verify_hash()
 
 
+def test_data_changed_after_the_read_fail_the_verification() -> None:
+    """`Event.data` is not a copy: a change to it is noticed, though the raw bytes still hash."""
+    event = read_line(REAL_LINE)
+    event.verify_hash()
+    event.data["b"] = 1_000_000
+    with pytest.raises(HashMismatchError, match="data were changed after it was received"):
+        event.verify_hash()
+    event.data["b"] = 100
+    event.verify_hash()
+    nested = read_line(REAL_LINE)
+    nested.data["k"]["c"] = 3
+    with pytest.raises(HashMismatchError, match="data were changed"):
+        nested.verify_hash()
+    from_text = Event.from_json(REAL_LINE[len(b'{"type":"event","payload":') : -1])
+    from_text.verify_hash()
+    from_text.data.clear()
+    with pytest.raises(HashMismatchError, match="data were changed"):
+        from_text.verify_hash()
+
+
 # --- V2 and V3: chains -----------------------------------------------------------------------
 
 MERKLE_CHAIN = [

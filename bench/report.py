@@ -11,6 +11,7 @@ import argparse
 import importlib
 import json
 import math
+import os
 import statistics
 import sys
 from collections.abc import Iterable, Sequence
@@ -22,6 +23,8 @@ from bench.harness import RESULTS_DIR, ROOT
 LATEST: Final = RESULTS_DIR / "latest.json"
 CHART: Final = RESULTS_DIR / "chart.png"
 DOCS_PAGE: Final = ROOT / "docs" / "performance.md"
+DOCS_CHART: Final = ROOT / "docs" / "assets" / "benchmarks.png"
+"""The chart as the docs page shows it (MkDocs only publishes files under docs/)."""
 START_MARKER: Final = "<!-- bench:results:start -->"
 END_MARKER: Final = "<!-- bench:results:end -->"
 SUMMARY_START: Final = "<!-- bench:summary:start -->"
@@ -233,7 +236,7 @@ def markdown(run: Run, chart: str) -> str:
         verdict = "flat: met" if ": flat" in line else "MISSED"
         out.append(f"| {line} | | | {verdict} |")
     out.append("")
-    out.append(f'<img src="{chart}" alt="Benchmark chart: ratios, rates, latency and memory">')
+    out.append(f"![Benchmark chart: ratios, rates, latency and memory]({chart})")
     out.append("")
     for group, heading in (
         ("read", "Reading"),
@@ -324,8 +327,9 @@ def _replace_between(text: str, start_marker: str, end_marker: str, generated: s
 def update_docs(run: Run, page: Path = DOCS_PAGE) -> None:
     """Replace the generated sections of the docs page (between their markers) with this run."""
     text = page.read_text(encoding="utf-8")
-    chart = Path("..") / CHART.relative_to(ROOT)
-    text = _replace_between(text, START_MARKER, END_MARKER, markdown(run, chart.as_posix()))
+    drawn = chart(run, DOCS_CHART)
+    relative = Path(os.path.relpath(drawn, page.parent)).as_posix()
+    text = _replace_between(text, START_MARKER, END_MARKER, markdown(run, relative))
     if SUMMARY_START in text:
         text = _replace_between(text, SUMMARY_START, SUMMARY_END, summary_markdown(run))
     page.write_text(text, encoding="utf-8")
@@ -427,7 +431,7 @@ def chart(run: Run, path: Path = CHART) -> Path:
         for position, value in zip(positions, values, strict=True):
             if value:
                 axis.text(value + 0.01, position, f"{value:.2f}", va="center", fontsize=6)
-        largest = max(largest, *(value * 1.12 for value in values))
+        largest = max([largest, *(value * 1.12 for value in values)])
     axis.set_xlim(0, largest)
     axis.set_yticks([row + height / 2 for row in range(len(rated))])
     axis.set_yticklabels([_wrap(m["title"]) for m in rated], fontsize=6)

@@ -19,6 +19,7 @@ from eventsourcingdb._protocol.events import (
     OPTIONAL_TEXT_FIELDS,
     REQUIRED_TEXT_FIELDS,
     fast_parse_time,
+    find_raw_data,
     find_raw_member,
     format_time,
     parse_raw_member,
@@ -353,14 +354,24 @@ class Event:
         value: str = self._payload["time"]
         return value
 
+    def _line(self) -> tuple[bytes | str | None, str | None]:
+        """The line the event came in (None for an event built from fields) and the envelope
+        member holding the event in it (None: the line is the event). For typed reads."""
+        return self._raw, self._raw_container
+
     @property
     def raw_data(self) -> bytes | None:
         """The bytes of `data` exactly as the server sent them; None for an event built from a
         parsed dict. Found on first use by scanning the kept line."""
-        if self._raw is None:
+        raw = self._raw
+        if raw is None:
             return None
+        if type(raw) is str:  # lines arrive as text: first the quick search, checked
+            found = find_raw_data(raw, self._raw_container, self._payload["data"])
+            if found is not None:
+                return found
         try:
-            return find_raw_member(self._raw, self._raw_container, "data")
+            return find_raw_member(raw, self._raw_container, "data")
         except ValueError as error:
             raise ProtocolError(
                 f"the raw data of event {self.event_id} cannot be located in its line: {error}"

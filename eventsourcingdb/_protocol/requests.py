@@ -11,7 +11,7 @@ import enum
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from eventsourcingdb import _wire
 from eventsourcingdb.errors import InvalidArgumentError
@@ -203,12 +203,22 @@ def check_candidates(events: object) -> tuple[EventCandidate, ...]:
     return tuple(candidates)
 
 
+_COMPACT: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+"""What `encode_json` runs, built once: `json.dumps` with arguments builds one per call."""
+
+
 def encode_candidates(candidates: Sequence[EventCandidate]) -> bytes:
-    """The `events` member of write-events as JSON, encoded once, before anything is sent."""
-    fragments = [
-        encode_json(candidate.to_wire(), f"events[{index}].data")
-        for index, candidate in enumerate(candidates)
-    ]
+    """The `events` member of write-events as JSON, encoded once, before anything is sent.
+
+    One encoder call for the whole list; when it fails, the candidates are encoded one by one,
+    so that the error names the one that cannot be encoded (the bytes are the same either way).
+    """
+    wires = [candidate.to_wire() for candidate in candidates]
+    try:
+        return _COMPACT.encode(wires).encode("utf-8")
+    except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
+        pass
+    fragments = [encode_json(wire, f"events[{index}].data") for index, wire in enumerate(wires)]
     return b"[" + b",".join(fragments) + b"]"
 
 

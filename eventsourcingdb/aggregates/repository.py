@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from typing import TypeVar, cast
 
@@ -119,16 +119,23 @@ class Repository:
         on_unknown = OnUnknown.YIELD_RAW if tolerant else OnUnknown.RAISE
         stream = self._store.read(aggregate.subject, options, on_unknown=on_unknown)
         async with aclosing(stream) as events:
-            async for item in events:
-                replayed += 1
-                if item.type in retired:
-                    aggregate._replay(None, event_id=item.event_id)
-                elif isinstance(item, Event):
-                    if spec.on_missing_handler is not MissingHandler.IGNORE:
-                        raise _unknown(item)
-                    aggregate._replay(None, event_id=item.event_id)
-                else:
-                    aggregate._replay(item.data, event_id=item.event_id)
+            if not tolerant:
+                # unknown types raise and nothing is retired: every item is a `RecordedEvent`
+                replay = aggregate._replay
+                async for recorded in cast(AsyncIterator[RecordedEvent[BaseModel]], events):
+                    replayed += 1
+                    replay(recorded.data, event_id=recorded.event.event_id)
+            else:
+                async for item in events:
+                    replayed += 1
+                    if item.type in retired:
+                        aggregate._replay(None, event_id=item.event_id)
+                    elif isinstance(item, Event):
+                        if spec.on_missing_handler is not MissingHandler.IGNORE:
+                            raise _unknown(item)
+                        aggregate._replay(None, event_id=item.event_id)
+                    else:
+                        aggregate._replay(item.data, event_id=item.event_id)
         _logger.debug(
             "loaded %s at %s from %d events", aggregate_type.__qualname__, subject, replayed
         )

@@ -1,7 +1,7 @@
 """The bodies of NDJSON answers: prepared chunks, observations and EventQL results.
 
 Observations and queries interleave heartbeats whenever nothing was sent for the heartbeat
-interval. A query runs in a worker thread, one chunk at a time, so a long query neither blocks
+interval. A query runs in a worker thread, a few chunks at a time, so a long query neither blocks
 the event loop nor keeps heartbeats from going out.
 """
 
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Final
 
 from eventsourcingdb.emulator import _messages as m
 from eventsourcingdb.emulator._lines import CHUNK_SIZE, Lines, event_chunks
@@ -23,6 +25,11 @@ from eventsourcingdb.errors import ErrorCode
 __all__ = ["observe_stream", "prepared_stream", "query_stream"]
 
 _logger = logging.getLogger("eventsourcingdb.emulator")
+
+STEP_CHUNKS: Final = 16
+"""How many chunks of rows a query computes per trip to its worker thread (at most)."""
+STEP_SECONDS: Final = 0.05
+"""How long a query computes before it hands what it has to the event loop (at most)."""
 
 
 async def prepared_stream(body: Iterator[bytes], end: bytes) -> AsyncIterator[bytes]:
@@ -67,14 +74,14 @@ async def query_stream(
     loop = asyncio.get_running_loop()
     finished = False
     while not finished:
-        pending = loop.run_in_executor(None, produce.next_chunk)
+        pending = loop.run_in_executor(None, produce.next_chunks)
         while True:
             try:
-                chunk, finished = await asyncio.wait_for(asyncio.shield(pending), interval)
+                chunks, finished = await asyncio.wait_for(asyncio.shield(pending), interval)
                 break
             except TimeoutError:
                 yield lines.heartbeat()
-        if chunk:
+        for chunk in chunks:
             yield chunk
     end = lines.end()
     if end and not produce.failed:
@@ -90,6 +97,20 @@ class _RowProducer:
         self._snapshot = snapshot
         self._lines = lines
         self.failed = False
+
+    def next_chunks(self) -> tuple[list[bytes], bool]:
+        """Up to `STEP_CHUNKS` chunks (fewer after `STEP_SECONDS`), and whether the query is done.
+
+        Each call is one trip to a worker thread and back, so a call computes several chunks.
+        """
+        chunks: list[bytes] = []
+        deadline = time.monotonic() + STEP_SECONDS
+        while True:
+            chunk, finished = self.next_chunk()
+            if chunk:
+                chunks.append(chunk)
+            if finished or len(chunks) >= STEP_CHUNKS or time.monotonic() >= deadline:
+                return chunks, finished
 
     def next_chunk(self) -> tuple[bytes, bool]:
         """The next chunk of row lines, and whether the query is done (or failed)."""

@@ -201,10 +201,36 @@ def format_float(value: float) -> str:
     return f"{sign}{head}{tail}"
 
 
+def _go_escaped(text: str) -> str:
+    """JSON text from the C encoder (`ensure_ascii=False`) with Go's further escapes applied.
+
+    Most text is ASCII without `<`, `>` or `&`: three substring checks (no regex) tell.
+    """
+    if text.isascii():
+        if "<" not in text and ">" not in text and "&" not in text:
+            return text
+    elif not _NEEDS_ESCAPES.search(text):
+        return text
+    return text.translate(_ESCAPES)
+
+
 def encode_string(text: str) -> str:
     """A JSON string literal as Go writes it (HTML-safe escapes, raw non-ASCII)."""
-    literal = _encode_basestring(text)
-    return literal.translate(_ESCAPES) if _NEEDS_ESCAPES.search(literal) else literal
+    return _go_escaped(_encode_basestring(text))
+
+
+_EXACT: Final = 2**53
+"""Integers up to this magnitude survive the round trip through float64 unchanged."""
+
+
+def _format_number(value: int | float) -> str:
+    """A number as Go writes the float64 it becomes; `str()` where that is exact."""
+    if type(value) is int:
+        if -_EXACT <= value <= _EXACT:
+            return str(value)
+    elif type(value) is float and value.is_integer() and 0 < abs(value) <= _EXACT:
+        return str(int(value))
+    return format_float(float(value))
 
 
 def _encode(value: object, parts: list[str]) -> None:
@@ -217,7 +243,7 @@ def _encode(value: object, parts: list[str]) -> None:
     elif value is False:
         parts.append("false")
     elif isinstance(value, int | float):
-        parts.append(format_float(float(value)))
+        parts.append(_format_number(value))
     elif isinstance(value, Mapping):
         parts.append("{")
         # code point order of the keys is the UTF-8 byte order Go sorts by
@@ -239,8 +265,94 @@ def _encode(value: object, parts: list[str]) -> None:
         raise TypeError(f"{type(value).__name__} cannot be encoded as JSON")
 
 
-def encode_json(value: object) -> bytes:
-    """`value` as Go's `encoding/json` marshals the equivalent `any`: compact, keys sorted."""
+class _NotPlain(Exception):
+    """`_plain` met a value whose Go encoding the standard library does not write."""
+
+
+def _plain(value: object) -> object:
+    """`value` with integral floats as ints, so `json` writes every number as Go would.
+
+    Only exact builtin types take part: dicts with string keys, lists, tuples, strings, bools,
+    None, ints and floats whose `repr` Go writes the same way (integral floats become ints,
+    others need plain notation, which `repr` uses from 1e-4 up). Anything else raises
+    `_NotPlain` and the caller takes the general encoder.
+    """
+    if value is None or type(value) is str or type(value) is bool:
+        return value
+    if type(value) is float:
+        if not value.is_integer():
+            if abs(value) >= 1e-4:  # neither NaN nor infinite: `repr` writes plain notation
+                return value
+        elif abs(value) <= _EXACT and (value or math.copysign(1.0, value) > 0):
+            return int(value)  # -0.0 stays out: Go writes `-0`
+        raise _NotPlain
+    if type(value) is int:
+        if -_EXACT <= value <= _EXACT:
+            return value
+        raise _NotPlain
+    if type(value) is dict:
+        result: dict[str, object] = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _NotPlain
+            result[key] = _plain(item)
+        return result
+    if type(value) is list or type(value) is tuple:
+        return [_plain(item) for item in value]
+    raise _NotPlain
+
+
+def _refuse(value: object) -> object:
+    raise TypeError(f"{type(value).__name__} cannot be encoded as JSON")
+
+
+def _plain_encoder() -> Callable[[object], str]:
+    """The C encoder in Go's layout: compact, keys sorted by code point, non-ASCII raw.
+
+    Built once and called directly (what `json.dumps` does per call, minus building an encoder
+    object each time); the pure-Python encoder where the C one is missing.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has it
+        encoder = json.JSONEncoder(
+            ensure_ascii=False, check_circular=False, allow_nan=False, sort_keys=True,
+            separators=(",", ":"),
+        )  # fmt: skip
+        return encoder.encode
+    chunks = make(None, _refuse, _encode_basestring, None, ":", ",", True, False, False)
+
+    def encode(value: object) -> str:
+        return "".join(chunks(value, 0))
+
+    return encode
+
+
+_encode_plain: Final = _plain_encoder()
+
+
+def _encode_fast(value: object) -> str | None:
+    """`value` as Go writes it through the C encoder, or None where only `_encode` can tell."""
+    try:
+        plain = _plain(value)
+    except (_NotPlain, RecursionError):
+        return None
+    # `<`, `>`, `&`, U+2028, U+2029 and surrogates only occur inside strings
+    return _go_escaped(_encode_plain(plain))
+
+
+def _encode_general(value: object) -> str:
     parts: list[str] = []
     _encode(value, parts)
-    return "".join(parts).encode("utf-8")
+    return "".join(parts)
+
+
+def encode_json(value: object) -> bytes:
+    """`value` as Go's `encoding/json` marshals the equivalent `any`: compact, keys sorted.
+
+    Values of builtin types whose numbers the C encoder writes as Go does (nearly all decoded
+    data) go through `json`; the rest through the general encoder. Both give the same bytes.
+    """
+    text = _encode_fast(value)
+    if text is None:
+        text = _encode_general(value)
+    return text.encode("utf-8")

@@ -10,9 +10,11 @@ from __future__ import annotations
 import copy
 import enum
 import json
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from typing_extensions import TypedDict
 
 from eventsourcingdb.event import Event, EventCandidate
 from eventsourcingdb.models.errors import (
@@ -23,10 +25,12 @@ from eventsourcingdb.models.errors import (
     UnknownEventTypeError,
     UpcastingError,
 )
-from eventsourcingdb.models.recorded import RecordedEvent
+from eventsourcingdb.models.recorded import RecordedEvent, recorded
 from eventsourcingdb.models.registry import EventRegistry, JsonObject, Upcaster
 
 __all__ = ["OnUnknown", "Verification", "decode_event", "dump_data", "encode_event"]
+
+_MODEL_VALIDATE_JSON: Final = BaseModel.model_validate_json.__func__  # type: ignore[attr-defined]
 
 MAX_SAFE_INTEGER: Final = 2**53
 """Integers beyond this magnitude do not survive the server's JSON numbers (IEEE doubles)."""
@@ -141,6 +145,66 @@ def _raw_json(event: Event) -> bytes:
     return raw if raw is not None else json.dumps(event.data, ensure_ascii=False).encode()
 
 
+_LineValidator = Callable[[str | bytes], Any]
+_line_validators: dict[tuple[type[BaseModel], str | None], _LineValidator | None] = {}
+_MAX_LINE_VALIDATORS: Final = 1024
+"""Models are few and long-lived; past this many (models made on the fly), start afresh."""
+_make_typed_dict: Any = TypedDict  # the functional form, with a model only known at run time
+
+
+def _build_line_validator(model: type[BaseModel], container: str | None) -> _LineValidator | None:
+    """Validates a whole line into `{container: {"data": model}}`, ignoring every other member.
+
+    Reading typed events, pydantic then parses the line once, in Rust, and validates the bytes of
+    `data` in it straight into the model: the same input `model_validate_json(event.raw_data)`
+    gets, without first locating those bytes in Python. None where that might differ: a model
+    with its own `model_validate_json`, or one pydantic cannot build a validator for yet.
+    """
+    if getattr(model.model_validate_json, "__func__", None) is not _MODEL_VALIDATE_JSON:
+        return None
+    try:
+        shape: Any = _make_typed_dict("EventWithData", {"data": model})
+        if container is not None:
+            shape = _make_typed_dict("Envelope", {container: shape})
+        validator: _LineValidator = TypeAdapter(shape).validator.validate_json
+    except Exception:  # a model that is not fully defined: the general path reports it
+        return None
+    return validator
+
+
+def _line_validator(model: type[BaseModel], container: str | None) -> _LineValidator | None:
+    key = (model, container)
+    try:
+        return _line_validators[key]
+    except KeyError:
+        if len(_line_validators) >= _MAX_LINE_VALIDATORS:
+            _line_validators.clear()
+        validator = _line_validators[key] = _build_line_validator(model, container)
+        return validator
+
+
+def _decode_line(model: type[BaseModel], event: Event) -> BaseModel | None:
+    """`event`'s data validated from its line into `model`; None: take the general path.
+
+    The general path validates `event.raw_data` and reports what the model refuses; this one
+    gives up on anything unusual (a line pydantic refuses, data the model refuses).
+    """
+    line, container = event._line()
+    if line is None:
+        return None
+    validate = _line_validator(model, container)
+    if validate is None:
+        return None
+    try:
+        validated = validate(line)
+    except (ValidationError, ValueError):
+        return None
+    if container is not None:
+        validated = validated[container]
+    data: BaseModel = validated["data"]
+    return data
+
+
 def _validate(model: type[BaseModel], raw: bytes, event: Event, what: str) -> BaseModel:
     try:
         return model.model_validate_json(raw)
@@ -218,6 +282,14 @@ def decode_event(registry: EventRegistry, event: Event) -> RecordedEvent[BaseMod
     Raises `UnknownEventTypeError` for a type that is neither declared nor upcast,
     `EventDecodingError` for data the model refuses, `UpcastingError` for a failing upcaster.
     """
+    declaration = registry.declaration_for(event.type)
+    if declaration is not None and registry.upcaster_for(event.type) is None:
+        # the common case, a current type: what the general path below does without upcasters
+        model = declaration.model
+        data = _decode_line(model, event)
+        if data is None:
+            data = _validate(model, _raw_json(event), event, "the data")
+        return recorded(data, event)
     chain = registry.upcast_chain(event.type)
     final_type = chain[-1].to_type if chain else event.type
     declaration = registry.declaration_for(final_type)
@@ -233,5 +305,4 @@ def decode_event(registry: EventRegistry, event: Event) -> RecordedEvent[BaseMod
     value: BaseModel | JsonObject | None = None
     for step in chain:
         value = _run_step(registry, step, value, event)
-    data = _as_model(declaration.model, value, event, "the data")
-    return RecordedEvent(data=data, event=event)
+    return recorded(_as_model(declaration.model, value, event, "the data"), event)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["RecordedEvent"]
 
 T_co = TypeVar("T_co", bound=BaseModel, covariant=True)
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,3 +101,20 @@ class RecordedEvent(Generic[T_co]):
     def verify_signature(self, verification_key: Ed25519PublicKey) -> None:
         """Verify the hash, then the server's Ed25519 signature with `verification_key`."""
         self.event.verify_signature(verification_key)
+
+
+_new: Final = object.__new__
+_set_data: Final = RecordedEvent.__dict__["data"].__set__
+_set_event: Final = RecordedEvent.__dict__["event"].__set__
+
+
+def recorded(data: M, event: Event) -> RecordedEvent[M]:
+    """`RecordedEvent(data=data, event=event)` through its slots: reads build one per event.
+
+    The frozen dataclass's `__init__` sets each field through `object.__setattr__`; this sets
+    the same two slots directly, and nothing else differs.
+    """
+    instance: RecordedEvent[M] = _new(RecordedEvent)
+    _set_data(instance, data)
+    _set_event(instance, event)
+    return instance

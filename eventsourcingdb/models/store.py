@@ -326,7 +326,14 @@ class EventStore:
         """
         on_unknown = _checked_on_unknown(on_unknown)
         chosen = ReadEventsOptions() if options is None else options
+        checks = self._verification if verification is None else verification
         async with aclosing(self._client.read_events(subject=subject, options=chosen)) as stream:
+            if on_unknown is OnUnknown.RAISE and checks is Verification.NONE:
+                # the common case, and what `_decode_or_not` does for it, one call per event
+                registry = self._registry
+                async for event in stream:
+                    yield decode_event(registry, event)
+                return
             async for event in stream:
                 decoded = self._decode_or_not(event, on_unknown, verification)
                 if decoded is not None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
+from types import MappingProxyType
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from eventsourcingdb.emulator import encoding
 from eventsourcingdb.emulator.encoding import (
     TimeFormat,
     decode_json,
@@ -145,3 +148,94 @@ def test_encoded_json_decodes_to_the_same_value(value: object) -> None:
 )
 def test_times_are_rfc3339_in_utc(nanoseconds: int, time_format: TimeFormat, expected: str) -> None:
     assert format_time(nanoseconds, time_format) == expected
+
+
+class _Number(int):
+    """An int subclass: the general encoder writes it as a number, the fast path does not try."""
+
+
+def _reference(value: object) -> str:
+    """The encoder by the definition: every number through `format_float`, strings one by one."""
+    if isinstance(value, str):
+        return encode_string(value)
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, int | float):
+        return format_float(float(value))
+    if isinstance(value, Mapping):
+        members = (f"{encode_string(str(key))}:{_reference(value[key])}" for key in sorted(value))
+        return "{" + ",".join(members) + "}"
+    assert isinstance(value, list | tuple)
+    return "[" + ",".join(_reference(item) for item in value) + "]"
+
+
+_NUMBERS = (
+    st.floats(allow_nan=False, allow_infinity=False)
+    | st.integers()
+    | st.integers(-(2**53) - 2, -(2**53) + 2)
+    | st.integers(2**53 - 2, 2**53 + 2)
+    | st.sampled_from([0.0, -0.0, 1e-4, 9.99e-5, 1e-7, 1e16, 1e21, 2.0**53, 2.0**53 + 2, 2.0**60])
+)
+_TEXT = st.text() | st.sampled_from(["<", ">", "&", "\u2028", "\u2029", "\ud800", "é<", "a&b"])
+_VALUES = st.recursive(
+    st.none() | st.booleans() | _NUMBERS | _TEXT,
+    lambda children: (
+        st.lists(children) | st.tuples(children, children) | st.dictionaries(_TEXT, children)
+    ),
+    max_leaves=25,
+)
+
+
+@given(_VALUES)
+def test_the_fast_and_the_general_encoder_write_the_same_bytes(value: object) -> None:
+    expected = _reference(value)
+    assert encoding._encode_general(value) == expected
+    fast = encoding._encode_fast(value)
+    assert fast is None or fast == expected
+    assert encode_json(value) == expected.encode("utf-8")
+
+
+@given(_VALUES)
+def test_decoded_data_round_trips_through_the_fast_encoder(value: object) -> None:
+    decoded = decode_json(_reference(value))
+    assert encode_json(decoded) == encoding._encode_general(decoded).encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"sequence": 12.0, "amount": 99.5, "note": "a<b & c\u2028é", "list": [1, None, True]},
+        {"small": 0.0001, "big": 9007199254740992.0, "negative": -3.0, "zero": 0.0},
+        ["x", ("y", 2)],
+    ],
+)
+def test_decoded_data_takes_the_fast_path(value: object) -> None:
+    fast = encoding._encode_fast(value)
+    assert fast is not None
+    assert fast == _reference(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": -0.0},
+        {"a": 1e-7},
+        {"a": 2.0**60},
+        {"a": 2**60},
+        {"a": 1e21},
+        {1: "non-string key"},
+        MappingProxyType({"a": 1}),
+        {"a": _Number(1)},
+    ],
+)
+def test_values_the_c_encoder_would_write_differently_take_the_general_path(
+    value: object,
+) -> None:
+    assert encoding._encode_fast(value) is None
+    assert encode_json(value) == _reference(value).encode("utf-8")
+
+
+@given(_TEXT)
+def test_strings_get_every_escape_go_adds(text: str) -> None:
+    by_definition = json.dumps(text, ensure_ascii=False).translate(encoding._ESCAPES)
+    assert encode_string(text) == by_definition

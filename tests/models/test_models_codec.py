@@ -25,6 +25,7 @@ from eventsourcingdb.models import (
     UndeclaredModelError,
     UnknownEventTypeError,
     UpcastingError,
+    codec,
 )
 from eventsourcingdb.models.codec import decode_event, encode_event
 
@@ -393,3 +394,70 @@ def test_every_field_type_survives_the_servers_json(original: Everything) -> Non
     assert isinstance(decoded, Everything)
     assert decoded.at.utcoffset() == original.at.utcoffset()
     assert str(decoded.price) == str(original.price)
+
+
+# --- the line path: pydantic validates the whole line, with the general path as the check ------
+
+
+def _wire(data: Any, container: str | None, *, extra: str = "") -> Event:
+    """An event as a read delivers it, in a v2 envelope (`data`), a v1 one (`payload`) or bare."""
+    event = dict(_stored("io.eventsourcingdb.tests.counted", {}).to_json(), data=data)
+    text = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+    if extra:
+        text = text[:-1] + "," + extra + "}"
+    line = text if container is None else '{"type":"event","' + container + '":' + text + "}"
+    payload = json.loads(line)
+    return Event._from_wire(payload if container is None else payload[container], line, container)
+
+
+@settings(max_examples=60)
+@given(
+    st.integers(-(2**53), 2**53),
+    st.dictionaries(st.text(max_size=4), st.lists(st.integers(-5, 5), max_size=3), max_size=3),
+    st.sampled_from([None, "data", "payload"]),
+)
+def test_the_line_path_decodes_what_the_raw_data_path_decodes(
+    count: int, nested: dict[str, list[int]], container: str | None
+) -> None:
+    event = _wire({"count": count, "nested": nested}, container)
+    assert codec._decode_line(Counted, event) is not None  # the line path was taken
+    recorded = decode_event(_registry(), event)
+    assert recorded.data == Counted.model_validate_json(event.raw_data or b"")
+    assert recorded.event is event
+
+
+def test_data_the_model_refuses_leave_the_line_path_for_the_general_error() -> None:
+    event = _wire({"count": "many"}, "data")
+    assert codec._decode_line(Counted, event) is None
+    with pytest.raises(EventDecodingError, match="do not validate into") as caught:
+        decode_event(_registry(), event)
+    assert caught.value.event_id == "7"
+
+
+def test_a_line_pydantic_refuses_elsewhere_falls_back_to_the_raw_data() -> None:
+    event = _wire({"count": 3}, "data", extra='"extension":"\\ud800"')
+    assert codec._decode_line(Counted, event) is None
+    assert decode_event(_registry(), event).data == Counted(count=3)
+
+
+def test_a_model_with_its_own_model_validate_json_keeps_it() -> None:
+    class Doubled(BaseModel):
+        count: int
+
+        @classmethod
+        def model_validate_json(cls, json_data: str | bytes | bytearray, **_: Any) -> Doubled:
+            parsed = json.loads(json_data)
+            return cls(count=parsed["count"] * 2)
+
+    registry = EventRegistry()
+    registry.declare("io.eventsourcingdb.tests.counted", Doubled)
+    event = _wire({"count": 21}, "data")
+    assert codec._line_validator(Doubled, "data") is None
+    assert decode_event(registry, event).data == Doubled(count=42)
+
+
+def test_a_model_pydantic_cannot_build_yet_takes_the_general_path() -> None:
+    class Later(BaseModel):
+        value: Undefined  # type: ignore[name-defined]  # noqa: F821
+
+    assert codec._build_line_validator(Later, "data") is None

@@ -21,6 +21,7 @@ from eventsourcingdb import (
 )
 from eventsourcingdb._protocol.events import (
     fast_parse_time,
+    find_raw_data,
     find_raw_member,
     format_time,
     parse_raw_member,
@@ -171,6 +172,80 @@ def test_the_raw_member_parses_to_the_member(data: dict[str, Any], ascii_only: b
     )
     raw = find_raw_member(line.encode(), "payload", "data")
     assert json.loads(raw) == data
+
+
+@pytest.mark.parametrize(
+    ("text", "container", "expected"),
+    [
+        ('{"type":"event","payload":{"data":{"a":1}}}', "payload", b'{"a":1}'),
+        ('{"type":"event","data":{"id":"0","data":{"a":1}}}', "data", b'{"a":1}'),
+        ('{"data":{"a":"}\\"{"},"x":1}', None, b'{"a":"}\\"{"}'),
+        ('{"data": \n{"a":[1,2]}}', None, b'{"a":[1,2]}'),
+        ('{"data":{"a":1},"data":{"b":2}}', None, b'{"b":2}'),
+        ('{"x":{"data":{"no":1}},"data":{"é":"😀"}}', None, '{"é":"😀"}'.encode()),
+        ('{"payload":{"subject":"/a","data":{}},"data":{"wrong":1}}', "payload", b"{}"),
+    ],
+)
+def test_find_raw_data_finds_what_the_member_walk_finds(
+    text: str, container: str | None, expected: bytes
+) -> None:
+    parsed = json.loads(text)
+    data = (parsed[container] if container else parsed)["data"]
+    assert (
+        find_raw_data(text, container, data) == expected == find_raw_member(text, container, "data")
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "container"),
+    [
+        ('{"da\\u0074a":{"b":2}}', None),  # an escaped key: only the member walk sees it
+        ('{"data" :{"b":2}}', None),  # a space before the colon
+        ('{"type":"event","payload":{"data":{"a":1}}}', "data"),  # no such container
+        ('{"data":', None),  # a line that ends early
+    ],
+)
+def test_find_raw_data_leaves_unusual_lines_to_the_member_walk(
+    text: str, container: str | None
+) -> None:
+    assert find_raw_data(text, container, {"b": 2}) is None
+
+
+def test_raw_data_falls_back_to_the_member_walk() -> None:
+    line = json.dumps(PAYLOAD).replace('"data":', '"da\\u0074a":')
+    event = Event.from_json(line)
+    assert find_raw_data(line, None, event.data) is None
+    assert event.raw_data == b'{"title": "2001"}'
+
+
+@given(
+    st.dictionaries(
+        st.text(max_size=5),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+            lambda children: (
+                st.lists(children, max_size=3)
+                | st.dictionaries(st.text(max_size=5), children, max_size=3)
+            ),
+            max_leaves=8,
+        ),
+        max_size=4,
+    ),
+    st.sampled_from([None, "data", "payload"]),
+    st.booleans(),
+)
+def test_the_quick_raw_data_is_the_member_the_walk_finds(
+    data: dict[str, Any], container: str | None, compact: bool
+) -> None:
+    event = {**PAYLOAD, "data": data}
+    line = json.dumps(
+        event if container is None else {"type": "event", container: event},
+        ensure_ascii=not compact,
+        separators=(",", ":") if compact else None,
+    )
+    quick = find_raw_data(line, container, data)
+    assert quick is not None  # the server's layouts never need the walk
+    assert quick == find_raw_member(line, container, "data")
 
 
 def test_parse_raw_member_reads_exactly_one_value() -> None:

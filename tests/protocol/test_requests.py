@@ -6,10 +6,13 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from eventsourcingdb import (
     Bound,
     BoundType,
+    EventCandidate,
     InvalidArgumentError,
     IsEventQlQueryTrue,
     IsSubjectOnEventId,
@@ -21,7 +24,7 @@ from eventsourcingdb import (
     ReadEventsOptions,
     ServerError,
 )
-from eventsourcingdb._protocol import calls
+from eventsourcingdb._protocol import calls, requests
 from eventsourcingdb._protocol.errors import FailureKind, TransportFailure
 from eventsourcingdb._protocol.negotiation import Negotiation
 from eventsourcingdb._protocol.requests import (
@@ -30,6 +33,8 @@ from eventsourcingdb._protocol.requests import (
     build_ping,
     build_read_event_types,
     build_verify_api_token,
+    encode_candidates,
+    encode_json,
 )
 
 V1, V2 = ApiVersion.V1, ApiVersion.V2
@@ -195,6 +200,47 @@ def test_arguments_are_checked_when_the_call_is_prepared() -> None:
         calls.register_event_schema("io.x.book", {"x": object()})
     with pytest.raises(InvalidArgumentError, match="must be a list of preconditions"):
         calls.write_events([BOOK], IsSubjectPristine("/a"))
+
+
+@given(
+    st.lists(
+        st.dictionaries(
+            st.text(max_size=4),
+            st.none()
+            | st.booleans()
+            | st.integers()
+            | st.floats(allow_nan=False, allow_infinity=False)
+            | st.text(alphabet=st.characters(exclude_categories=["Cs"])),
+            max_size=3,
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_the_candidates_are_encoded_in_one_call_as_one_by_one(datas: list[dict[str, Any]]) -> None:
+    candidates = [EventCandidate.from_dict({**BOOK, "data": data}) for data in datas]
+    one_by_one = [encode_json(candidate.to_wire(), "data") for candidate in candidates]
+    assert encode_candidates(candidates) == b"[" + b",".join(one_by_one) + b"]"
+
+
+def test_a_candidate_that_cannot_be_encoded_is_named_by_its_index() -> None:
+    good = EventCandidate.from_dict(BOOK)
+    bad = EventCandidate.from_dict({**BOOK, "data": {"x": float("inf")}})
+    with pytest.raises(InvalidArgumentError, match=r"events\[2\]\.data cannot be encoded"):
+        encode_candidates([good, good, bad])
+
+
+def test_when_the_whole_list_fails_to_encode_the_candidates_are_encoded_one_by_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class TooDeep:  # the list adds a level of nesting: data at the limit fail only in it
+        def encode(self, value: object) -> str:
+            raise RecursionError
+
+    candidates = [EventCandidate.from_dict(BOOK), EventCandidate.from_dict(BOOK)]
+    expected = encode_candidates(candidates)
+    monkeypatch.setattr(requests, "_COMPACT", TooDeep())
+    assert encode_candidates(candidates) == expected
 
 
 def test_only_reads_broken_before_an_answer_are_retried_once() -> None:

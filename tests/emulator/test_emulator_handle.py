@@ -230,7 +230,9 @@ async def test_observing_over_the_socket(emulator: Emulator) -> None:
                         await http.post("/api/v1/write-events", json={"events": [candidate()]})
                     if kinds.count("event") == 2:
                         break
-        assert kinds[:3] == ["event", "heartbeat", "event"]
+        # a second heartbeat may come before the new event on a busy machine; nothing else may
+        assert kinds[:2] == ["event", "heartbeat"]
+        assert [kind for kind in kinds[2:] if kind != "heartbeat"] == ["event"]
     await asyncio.to_thread(_wait_until_released, emulator)
 
 

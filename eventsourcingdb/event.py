@@ -366,8 +366,14 @@ class Event:
         raw = self._raw
         if raw is None:
             return None
-        if type(raw) is str:  # lines arrive as text: first the quick search, checked
-            found = find_raw_data(raw, self._raw_container, self._payload["data"])
+        text: str | None = raw if type(raw) is str else None
+        if type(raw) is bytes:  # lines read by orjson stay bytes until their data are needed
+            try:
+                text = raw.decode("utf-8", "surrogatepass")
+            except UnicodeDecodeError:  # not UTF-8 (`from_json` of UTF-16): the member walk says so
+                text = None
+        if text is not None:  # first the quick search, checked
+            found = find_raw_data(text, self._raw_container, self._payload["data"])
             if found is not None:
                 return found
         try:

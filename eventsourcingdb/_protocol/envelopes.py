@@ -8,8 +8,11 @@ values before it are delivered) and at the v2 `end` item, and notices a stream t
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from typing import Any, Final, Generic, TypeVar
+
+import orjson
 
 from eventsourcingdb import _wire
 from eventsourcingdb._protocol.errors import (
@@ -26,12 +29,34 @@ from eventsourcingdb.event_type import EventType
 
 T = TypeVar("T")
 
-Converter = Callable[[Any, str, str], T]
-"""Turns an item's payload (with its line and the envelope member holding it) into a value."""
+Converter = Callable[[Any, Any, str], T]
+"""Turns an item's payload (with its line and the envelope member holding it) into a value.
+
+The line (typed `Any`) is `bytes | str`: the bytes the server sent when orjson read them, else their
+decoded text (`_parse_text`)."""
 
 _loads = json.loads
 _scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 """The C scanner under `json.loads`, without its per-call overhead; lines are parsed once."""
+
+_fast_loads: Callable[[bytes], Any] = orjson.loads
+"""orjson, two to three times as fast as `json.loads` on event lines.
+
+Lines orjson may read differently take the `json.loads` path (`_parse_text`), so that results and
+errors stay exactly those of `json.loads`:
+
+* what orjson refuses (a `ValueError`): lone surrogate escapes, `NaN`/`Infinity`, numbers beyond
+  the float range (`1e400`), a byte order mark, invalid UTF-8, blank lines and malformed JSON;
+* integers beyond 64 bits, which orjson reads as floats: any line with a run of 19 or more digits
+  (`_LONG_DIGITS`) is not given to orjson;
+* deep nesting, where `json.loads` raises `RecursionError` but orjson (up to 1024 levels) does not:
+  a long line with more opening brackets than half the recursion limit is not given to orjson.
+"""
+
+_DIGIT_MAP: Final = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+"""Maps every digit to `0` and every other byte to a space, for `_LONG_DIGITS`."""
+_LONG_DIGITS: Final = b"0" * 19
+"""A run of 19 digits: the shortest an integer outside [-2**63, 2**64) can be written with."""
 
 
 class MalformedItem(Exception):
@@ -50,19 +75,19 @@ convert_event: Converter[Event] = Event._from_wire
 """An `event` item: the event, keeping its line for exact hashing."""
 
 
-def convert_row_v1(value: Any, line: str, key: str) -> Any:
+def convert_row_v1(value: Any, line: bytes | str, key: str) -> Any:
     """A v1 `row` item: the payload is the row (any JSON value, null included)."""
     return value
 
 
-def convert_row_v2(value: Any, line: str, key: str) -> Any:
+def convert_row_v2(value: Any, line: bytes | str, key: str) -> Any:
     """A v2 `row` item: the row is `data.value`."""
     if not isinstance(value, dict) or "value" not in value:
         raise MalformedItem("a v2 row has no 'value' member in its data")
     return value["value"]
 
 
-def convert_subject(value: Any, line: str, key: str) -> str:
+def convert_subject(value: Any, line: bytes | str, key: str) -> str:
     """A `subject` item: `{"subject": "/..."}`."""
     subject = value.get("subject") if isinstance(value, dict) else None
     if not isinstance(subject, str):
@@ -94,12 +119,12 @@ def event_type_from_v2(value: Any) -> EventType:
     return EventType(type=name, has_events=has_events, schema=schema)
 
 
-def convert_event_type_v1(value: Any, line: str, key: str) -> EventType:
+def convert_event_type_v1(value: Any, line: bytes | str, key: str) -> EventType:
     """A v1 `eventType` item."""
     return event_type_from_v1(value)
 
 
-def convert_event_type_v2(value: Any, line: str, key: str) -> EventType:
+def convert_event_type_v2(value: Any, line: bytes | str, key: str) -> EventType:
     """A v2 `eventType` item."""
     return event_type_from_v2(value)
 
@@ -168,20 +193,28 @@ class StreamDecoder(Generic[T]):
         convert = self._convert
         key = self._key
         kind = self._kind
-        scan = _scan
+        fast_loads = _fast_loads
+        digit_map = _DIGIT_MAP
+        long_digits = _LONG_DIGITS
+        depth = sys.getrecursionlimit() // 2  # a nesting json.loads reads without RecursionError
+        deep = 2 * depth  # no line this short nests that deep
+        parsed: tuple[Any, bytes | str] | None
         for line in self._splitter.feed(chunk):
             if not line:
                 continue
             try:
-                text = line.decode()
-                try:
-                    item, end = scan(text, 0)
-                except StopIteration:
-                    end = -1
-                if end != len(text):
-                    if text.isspace():
-                        continue
-                    item = _loads(text)
+                if long_digits in line.translate(digit_map) or (
+                    len(line) > deep and line.count(b"[") + line.count(b"{") > depth
+                ):
+                    parsed = _parse_text(line)
+                else:
+                    try:
+                        parsed = fast_loads(line), line
+                    except ValueError:
+                        parsed = _parse_text(line)
+                if parsed is None:  # a blank line (whitespace only)
+                    continue
+                item, text = parsed
                 item_type = item["type"]
             except (ValueError, TypeError, KeyError) as error:
                 self._fail(protocol_error(self._request, _malformed(line, error)))
@@ -253,6 +286,22 @@ class StreamDecoder(Generic[T]):
             )
         self._done = True
         return values
+
+
+def _parse_text(line: bytes) -> tuple[Any, str] | None:
+    """`line` parsed the way `json.loads` parses it, with its text; None for a blank line.
+
+    Raises what `json.loads` raises (`ValueError`, `UnicodeDecodeError` included)."""
+    text = line.decode()
+    try:
+        item, end = _scan(text, 0)
+    except StopIteration:
+        end = -1
+    if end != len(text):
+        if text.isspace():
+            return None
+        item = _loads(text)
+    return item, text
 
 
 def _malformed(line: bytes, error: Exception) -> str:

@@ -1,7 +1,7 @@
 """Reading event payloads as the server sends them: times, field checks and the raw `data` span.
 
-An event is parsed once with `json.loads`; what hashing needs beyond that (the exact bytes of
-`data`) is found later, only when asked for, by scanning the kept line.
+An event is parsed once (by orjson, or `json.loads`); what hashing needs beyond that (the exact
+bytes of `data`) is found later, only when asked for, by scanning the kept line.
 """
 
 from __future__ import annotations

@@ -159,7 +159,7 @@ def _read_written_events(expected: int, request: Request, body: bytes) -> list[E
     return events
 
 
-def _management_value(value: Any, line: str, key: str) -> Any:
+def _management_value(value: Any, line: bytes | str, key: str) -> Any:
     return value
 
 

@@ -29,7 +29,7 @@ from eventsourcingdb.event_type import EventType
 
 T = TypeVar("T")
 
-Converter = Callable[[Any, Any, str], T]
+Converter = Callable[[Any, bytes | str, str], T]
 """Turns an item's payload (with its line and the envelope member holding it) into a value.
 
 The line (typed `Any`) is `bytes | str`: the bytes the server sent when orjson read them, else their

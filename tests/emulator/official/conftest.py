@@ -15,10 +15,7 @@ exactly as a user's script would start the real server binary.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -35,13 +32,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bench.harness import clean_environment
+from bench.official import OfficialClientUnavailable, ensure_official_python
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
-VENV_ROOT = REPO_ROOT / ".venv-official"
-COMPLETE_MARKER = ".official-client-complete"
 API_TOKEN = "secret"
 PYPI_PROBE_URL = "https://pypi.org/simple/eventsourcingdb/"
-VENV_TIMEOUT_SECONDS = 300
-PIP_TIMEOUT_SECONDS = 900
 EMULATOR_READY_SECONDS = 30.0
 EMULATOR_START_ATTEMPTS = 3
 
@@ -49,48 +45,6 @@ EMULATOR_START_ATTEMPTS = 3
 # --------------------------------------------------------------------------------------------
 # Virtual environments with the official client
 # --------------------------------------------------------------------------------------------
-
-
-def clean_environment() -> dict[str, str]:
-    """The environment for child processes, without anything that would make them import the
-    project's own package instead of the one in their venv."""
-    environment = dict(os.environ)
-    for name in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV"):
-        environment.pop(name, None)
-    return environment
-
-
-def tail(text: str, lines: int = 40) -> str:
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def installed_version(python: Path) -> str | None:
-    """The version of eventsourcingdb importable by that Python, or None."""
-    if not python.exists():
-        return None
-    try:
-        completed = subprocess.run(
-            [
-                str(python),
-                "-c",
-                "import importlib.metadata as m; print(m.version('eventsourcingdb'))",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=clean_environment(),
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return completed.stdout.strip() if completed.returncode == 0 else None
-
-
-def is_complete(venv: Path, version: str) -> bool:
-    marker = venv / COMPLETE_MARKER
-    if not marker.is_file() or marker.read_text().strip() != version:
-        return False
-    return installed_version(venv / "bin" / "python") == version
 
 
 def pypi_reachable() -> tuple[bool, str]:
@@ -112,79 +66,25 @@ def pypi_reachable() -> tuple[bool, str]:
     return False, "; ".join(problems)
 
 
-@contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """Serialise venv creation between concurrent test processes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def ensure_official_venv(version: str) -> Path:
+    """The Python of ``.venv-official/<version>``, created first if it is missing or broken.
 
-
-def create_official_venv(venv: Path, version: str) -> None:
-    shutil.rmtree(venv, ignore_errors=True)
-    created = subprocess.run(
-        [sys.executable, "-m", "venv", str(venv)],
-        capture_output=True,
-        text=True,
-        timeout=VENV_TIMEOUT_SECONDS,
-        env=clean_environment(),
-        check=False,
-    )
-    if created.returncode != 0:
-        shutil.rmtree(venv, ignore_errors=True)
-        pytest.fail(
-            f"python -m venv {venv} failed ({created.returncode}):\n"
-            f"{tail(created.stdout + created.stderr)}",
-            pytrace=False,
-        )
-    python = venv / "bin" / "python"
-    requirement = f"eventsourcingdb=={version}"
+    The cache and its creation are shared with the benchmarks (``bench/official.py``); here a
+    failure becomes a skip when PyPI cannot be reached, and a test failure otherwise.
+    """
     try:
-        installed = subprocess.run(
-            [
-                str(python),
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--no-input",
-                requirement,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=PIP_TIMEOUT_SECONDS,
-            env=clean_environment(),
-            check=False,
-        )
-        output, returncode = installed.stdout + installed.stderr, installed.returncode
-    except subprocess.TimeoutExpired:
-        output, returncode = f"pip install took longer than {PIP_TIMEOUT_SECONDS} s", -1
-    if returncode != 0 or installed_version(python) != version:
-        shutil.rmtree(venv, ignore_errors=True)
+        return ensure_official_python(version)
+    except OfficialClientUnavailable as error:
         reachable, detail = pypi_reachable()
         if not reachable:
             pytest.skip(
                 f"PyPI is unreachable ({detail}) and there is no cached virtual environment "
-                f"at {venv}, so the official client {requirement} cannot be installed"
+                f"for the official client eventsourcingdb=={version}"
             )
         pytest.fail(
-            f"pip install {requirement} into {venv} failed ({returncode}):\n{tail(output)}",
+            f"the official client eventsourcingdb=={version} could not be installed: {error}",
             pytrace=False,
         )
-    (venv / COMPLETE_MARKER).write_text(version + "\n")
-
-
-def ensure_official_venv(version: str) -> Path:
-    """The Python of ``.venv-official/<version>``, created first if it is missing or broken."""
-    venv = VENV_ROOT / version
-    with file_lock(VENV_ROOT / f".{version}.lock"):
-        if not is_complete(venv, version):
-            create_official_venv(venv, version)
-    return venv / "bin" / "python"
 
 
 @pytest.fixture(scope="session")

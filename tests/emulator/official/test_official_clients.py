@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,13 +28,14 @@ from typing import Any, Protocol
 
 import pytest
 
+from bench.harness import clean_environment
+
 HERE = Path(__file__).resolve().parent
 DRIVERS = {"2.2.4": HERE / "driver_v2.py", "1.9.3": HERE / "driver_v1.py"}
 DRIVER_TIMEOUT_SECONDS = 300
 # The first test of a client version also builds that version's venv, unless it is cached.
 TEST_TIMEOUT_SECONDS = 1800
 OUTPUT_SLACK_SECONDS = 0.2
-HIDDEN_ENVIRONMENT = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV")
 
 
 class Emulator(Protocol):
@@ -157,11 +157,6 @@ class DriverRun:
     results: dict[str, ScenarioResult]
     emulator: Emulator
     emulator_exit_code: int | None  # right after the driver ran; None: it was still running
-
-
-def clean_environment() -> dict[str, str]:
-    """Like conftest.clean_environment: nothing may point a driver at the project's package."""
-    return {name: value for name, value in os.environ.items() if name not in HIDDEN_ENVIRONMENT}
 
 
 def as_text(output: str | bytes | None) -> str:

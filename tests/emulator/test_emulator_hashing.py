@@ -22,6 +22,7 @@ from eventsourcingdb.emulator.hashing import (
 )
 from eventsourcingdb.emulator.records import Candidate
 from eventsourcingdb.emulator.store import Store
+from tests.spec_vectors import FOUR_EVENT_CHAIN, V1_HASH
 
 V1_DATA = '{"b":100,"k":{"a":2,"b":1},"n":1.5,"z":"\\u003c\\u0026\\u003e é 😀"}'.encode()
 V1_LINE = (
@@ -34,7 +35,6 @@ V1_LINE = (
     '"hash":"a6015b0e09ab312b6ff506e267ad46d6e806f3a13041f948cf5c5ebbf83105f0",'
     '"signature":null}}\n'
 ).encode()
-V1_HASH = "a6015b0e09ab312b6ff506e267ad46d6e806f3a13041f948cf5c5ebbf83105f0"
 V1_TIME_NS = 1_791_379_970_439_461_594
 SEED_KEY_PEM = (
     b"-----BEGIN PRIVATE KEY-----\n"
@@ -86,41 +86,9 @@ def test_the_store_writes_the_real_server_line_byte_for_byte() -> None:
     assert b'{"type":"event","payload":' + event.encoded + b"}\n" == V1_LINE
 
 
-V2_CHAIN = [
-    (
-        "2024-01-01T12:00:00.000000000Z",
-        "/test-subject/items/00000000-0000-0000-0000-000000000001",
-        "com.example.item.created",
-        '{"title":"Lorem ipsum","description":"Dolor sit amet"}',
-        "a5137d458a5639ee5d1f1248559058b2dfc25c98c8731aefc3efbf9decb5dbeb",
-    ),
-    (
-        "2024-01-01T12:01:00.000000000Z",
-        "/test-subject/items/00000000-0000-0000-0000-000000000002",
-        "com.example.item.created",
-        '{"title":"Consectetur adipiscing","description":"Elit sed do"}',
-        "414c8cfda7891fd289c4ce4aeacaa3349e39e54dded74254bba9f89d81c6a265",
-    ),
-    (
-        "2024-01-01T12:02:00.000000000Z",
-        "/test-subject/items/00000000-0000-0000-0000-000000000003",
-        "com.example.item.updated",
-        '{"title":"Eiusmod tempor","description":"Incididunt ut labore"}',
-        "b858182943c324718ac47f96fe4cfbb41e5f50dac2b645b1578304a7b40d5454",
-    ),
-    (
-        "2024-01-01T12:03:00.000000000Z",
-        "/test-subject/items/00000000-0000-0000-0000-000000000004",
-        "com.example.item.deleted",
-        '{"reason":"Et dolore magna"}',
-        "1f4cc9e2e48cd81003050bf56bf953033e4d7c8ac5762bade5e149175812d969",
-    ),
-]
-
-
 def test_v2_vector_a_four_event_chain() -> None:
     predecessor = _wire.ZERO_HASH
-    for index, (time, subject, event_type, data, expected) in enumerate(V2_CHAIN):
+    for index, (time, subject, event_type, data, expected) in enumerate(FOUR_EVENT_CHAIN):
         metadata = _metadata(
             id=str(index),
             predecessorhash=predecessor,

@@ -37,11 +37,11 @@ from eventsourcingdb.options import ReadEventsOptions
 from tests.protocol.test_hashing import (
     RAW_DATA_HEX,
     REAL_LINE,
-    V1_HASH,
     V4_SIGNATURE,
     _key,
     with_changes,
 )
+from tests.spec_vectors import V1_HASH
 
 READ = build_read_events(ApiVersion.V1, "/", ReadEventsOptions())
 

@@ -29,6 +29,7 @@ from eventsourcingdb._protocol.envelopes import StreamDecoder, convert_event
 from eventsourcingdb._protocol.hashing import canonical_data, hash_v1, hash_v2, hash_version
 from eventsourcingdb._protocol.requests import ApiVersion, build_read_events
 from eventsourcingdb.options import ReadEventsOptions
+from tests.spec_vectors import FOUR_EVENT_CHAIN, V1_HASH
 
 # The captured real-server line of spec §8.2 V1, byte for byte: `\u003c` etc. are six-character
 # escapes in the line, `é` and `😀` raw UTF-8.
@@ -53,7 +54,6 @@ METADATA = (
 )
 METADATA_HASH = "659853e3767eaec6ddf2912d1dc191d9c297886051f72315a8db2c08e6687c1c"
 DATA_HASH = "0b068a530db7899b81df6b51be7086320059dbe5bcaa9d106860597ef57346dd"
-V1_HASH = "a6015b0e09ab312b6ff506e267ad46d6e806f3a13041f948cf5c5ebbf83105f0"
 
 SEED = b"\x02" * 32
 PUBLIC_KEY_HEX = "8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394"
@@ -199,37 +199,6 @@ def test_data_changed_after_the_read_fail_the_verification() -> None:
 
 # --- V2 and V3: chains -----------------------------------------------------------------------
 
-MERKLE_CHAIN = [
-    (
-        "2024-01-01T12:00:00.000000000Z",
-        "/test-subject/items/00000000-0000-0000-0000-000000000001",
-        "com.example.item.created",
-        '{"title":"Lorem ipsum","description":"Dolor sit amet"}',
-        "a5137d458a5639ee5d1f1248559058b2dfc25c98c8731aefc3efbf9decb5dbeb",
-    ),
-    (
-        "2024-01-01T12:01:00.000000000Z",
-        "/test-subject/items/00000000-0000-0000-0000-000000000002",
-        "com.example.item.created",
-        '{"title":"Consectetur adipiscing","description":"Elit sed do"}',
-        "414c8cfda7891fd289c4ce4aeacaa3349e39e54dded74254bba9f89d81c6a265",
-    ),
-    (
-        "2024-01-01T12:02:00.000000000Z",
-        "/test-subject/items/00000000-0000-0000-0000-000000000003",
-        "com.example.item.updated",
-        '{"title":"Eiusmod tempor","description":"Incididunt ut labore"}',
-        "b858182943c324718ac47f96fe4cfbb41e5f50dac2b645b1578304a7b40d5454",
-    ),
-    (
-        "2024-01-01T12:03:00.000000000Z",
-        "/test-subject/items/00000000-0000-0000-0000-000000000004",
-        "com.example.item.deleted",
-        '{"reason":"Et dolore magna"}',
-        "1f4cc9e2e48cd81003050bf56bf953033e4d7c8ac5762bade5e149175812d969",
-    ),
-]
-
 
 def _event_text(**members: str) -> str:
     data = members.pop("data")
@@ -239,7 +208,7 @@ def _event_text(**members: str) -> str:
 
 def test_the_four_event_chain_verifies() -> None:
     predecessor = "0" * 64
-    for index, (time, subject, event_type, data, expected) in enumerate(MERKLE_CHAIN):
+    for index, (time, subject, event_type, data, expected) in enumerate(FOUR_EVENT_CHAIN):
         text = _event_text(
             specversion="1.0",
             id=str(index),

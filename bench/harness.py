@@ -562,7 +562,7 @@ def machine_facts(official_version: str | None) -> dict[str, Any]:
         "python_implementation": platform.python_implementation(),
         "load_average_at_start": [round(value, 2) for value in load],
         "versions": {
-            "eventsourcingdb (ours)": _package_version("eventsourcingdb"),
+            "eventsourcingdb (ours)": _package_version("eventsourcingdb-toolkit"),
             "eventsourcingdb (official)": official_version,
             "httpx": _package_version("httpx"),
             "httpcore": _package_version("httpcore"),

@@ -22,6 +22,7 @@ EventSourcingDBError                   (CustomError)
 │   └── StoreReadOnlyError             503: the store is in read-only mode
 ├── OutcomeUnknownError                a write may or may not have been stored: never retry blindly
 ├── ContainerError                     the server's Docker container could not be started
+├── MissingExtraError                  an optional dependency is not installed (an ImportError)
 └── IntegrityError                     an event failed verification
     ├── HashMismatchError
     ├── UnsupportedHashVersionError
@@ -251,6 +252,17 @@ class ContainerError(EventSourcingDBError):
     """The EventSourcingDB container could not be started or used (no Docker engine, ...)."""
 
 
+class MissingExtraError(EventSourcingDBError, ImportError):
+    """A feature needs an optional dependency that is not installed; `extra` names the extra
+    of `eventsourcingdb-toolkit` that brings it (`pip install 'eventsourcingdb-toolkit[extra]'`)."""
+
+    def __init__(self, message: str, *, extra: str, module: str) -> None:
+        super().__init__(message)
+        self.extra = extra
+        self.module = module
+        self.msg = message
+
+
 class IntegrityError(EventSourcingDBError):
     """An event failed verification of its hash or signature."""
 
@@ -292,6 +304,7 @@ __all__ = [
     "InternalError",
     "InvalidArgumentError",
     "InvalidSchemaError",
+    "MissingExtraError",
     "MissingSignatureError",
     "OutcomeUnknownError",
     "ProtocolError",

@@ -7,15 +7,21 @@ It also insists on a root `"type": "object"` and a `properties` member before it
 Like that library, `compile_schema` refuses at registration what could only fail later: a `$ref`
 that resolves nowhere (the server loads no remote schemas), a `$schema` that names no known draft,
 and regular expressions that Go's RE2 engine rejects (lookaround, backreferences, atomic groups,
-possessive quantifiers), although Python's `re` would run them.
+possessive quantifiers).
+
+Every regular expression (`pattern`, `patternProperties`, `format: regex`) runs on RE2 (google-re2),
+as Go's `regexp` does: in time linear in the input, so no pattern can freeze the server, and with
+RE2's syntax, `\\p{Greek}` included. `uniqueItems` compares canonical forms through a hash table,
+in time linear in the size of the array.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import re
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, cast
 
@@ -26,6 +32,8 @@ from jsonschema import (
     Draft7Validator,
     Draft201909Validator,
     Draft202012Validator,
+    FormatChecker,
+    validators,
 )
 from jsonschema.exceptions import (
     SchemaError,
@@ -36,6 +44,7 @@ from jsonschema.protocols import Validator
 from referencing import Registry, Resource, Specification
 from referencing.jsonschema import DRAFT4, DRAFT6, DRAFT7, DRAFT201909, DRAFT202012
 
+from eventsourcingdb._extras import import_extra
 from eventsourcingdb.emulator.encoding import decode_json, encode_json
 
 if TYPE_CHECKING:
@@ -73,6 +82,242 @@ TEXT_TOO_DEEP: Final = "the schema is nested too deeply"
 TEXT_DATA_TOO_DEEP: Final = "the data is nested too deeply to be validated"
 
 
+# --- RE2 ----------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _re2() -> Any:
+    """google-re2 (the `emulator` extra), imported on first use; errors are not logged by it."""
+    module = import_extra("re2", extra="emulator", feature="JSON Schema patterns in the emulator")
+    options = module.Options()
+    options.log_errors = False  # RE2 would print every refused pattern to stderr
+    return module, options
+
+
+@functools.lru_cache(maxsize=4096)
+def _regex(pattern: str) -> Any:
+    """A pattern compiled by RE2 (cached: schemas are validated again and again)."""
+    module, options = _re2()
+    return module.compile(pattern, options=options)
+
+
+def _go_only_problem(pattern: str) -> str | None:
+    """What Go's `regexp` refuses although C++ RE2 accepts it: the escape `\\C` (any byte)."""
+    index = pattern.find("\\")
+    while index != -1:
+        if pattern[index + 1 : index + 2] == "C":
+            return "invalid escape sequence: \\C"
+        index = pattern.find("\\", index + 2)
+    return None
+
+
+def re2_problem(pattern: str) -> str | None:
+    """Why Go's `regexp` (RE2 syntax) refuses a pattern, or None if it accepts it.
+
+    Refused, among others: lookahead and lookbehind, backreferences (`\\1`, `(?P=name)`), atomic
+    groups, possessive quantifiers, conditionals, comment groups, flags other than `imsU`,
+    repetitions beyond 1000, and the escapes `\\Z`, `\\u`, `\\C` that Go does not know.
+    """
+    problem = _go_only_problem(pattern)
+    if problem is not None:
+        return problem
+    module, _ = _re2()
+    try:
+        _regex(pattern)
+    except module.error as error:
+        reason = error.args[0] if error.args else "invalid pattern"
+        return reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+    return None
+
+
+def _search(pattern: str, text: str) -> bool:
+    """Whether `pattern` (RE2, already checked at registration) matches somewhere in `text`."""
+    return _regex(pattern).search(text) is not None
+
+
+def _is_regex(instance: object) -> bool:
+    """The `regex` format, checked as the library checks it: with Go's `regexp`."""
+    return not isinstance(instance, str) or re2_problem(instance) is None
+
+
+def _with_re2_regex(base: FormatChecker) -> FormatChecker:
+    """The formats of `base`, with `regex` checked by RE2 instead of Python's `re`."""
+    checker = FormatChecker(formats=())
+    checker.checkers = {**base.checkers, "regex": (_is_regex, ())}
+    return checker
+
+
+# --- keywords that jsonschema would run with Python's `re` or in quadratic time -----------------
+
+_Running = Any
+"""The validator a keyword runs in (jsonschema passes its own instance; `descend` and
+`_resolver`, which keywords use as jsonschema's own keywords do, are not in its protocol)."""
+
+
+def _unmatched(instance: Mapping[str, object], schema: Mapping[str, object]) -> list[str]:
+    """The members that neither `properties` nor `patternProperties` of `schema` cover."""
+    known = schema.get("properties", {})
+    patterns = schema.get("patternProperties", {})
+    known = known if isinstance(known, Mapping) else {}
+    patterns = patterns if isinstance(patterns, Mapping) else {}
+    return [
+        key
+        for key in instance
+        if key not in known and not any(_search(pattern, key) for pattern in patterns)
+    ]
+
+
+def _pattern(
+    validator: _Running, pattern: str, instance: object, schema: Mapping[str, object]
+) -> Iterator[ValidationError]:
+    if isinstance(instance, str) and not _search(pattern, instance):
+        yield ValidationError(f"does not match pattern {_quote(pattern)}")
+
+
+def _pattern_properties(
+    validator: _Running,
+    patterns: Mapping[str, object],
+    instance: object,
+    schema: Mapping[str, object],
+) -> Iterator[ValidationError]:
+    if not isinstance(instance, dict):
+        return
+    members: Mapping[str, object] = instance
+    for pattern, subschema in patterns.items():
+        for key, value in members.items():
+            if _search(pattern, key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+def _additional_properties(
+    validator: _Running, additional: object, instance: object, schema: Mapping[str, object]
+) -> Iterator[ValidationError]:
+    if not isinstance(instance, dict):
+        return
+    members: Mapping[str, object] = instance
+    extras = _unmatched(members, schema)
+    if isinstance(additional, dict):
+        for key in extras:
+            yield from validator.descend(members[key], additional, path=key)
+    elif additional is False and extras:
+        yield ValidationError("additional properties are not allowed")
+
+
+def _evaluated(validator: _Running, instance: Mapping[str, object], schema: object) -> set[str]:
+    """The members that `schema` evaluates successfully (the annotations `unevaluatedProperties`
+    looks at): through `properties`, `patternProperties`, `additionalProperties`, nested
+    `unevaluatedProperties`, references, and the applicators whose subschemas hold."""
+    if not isinstance(schema, Mapping):
+        return set(instance) if schema is True else set()
+    keys: set[str] = set()
+    for keyword in ("$ref", "$dynamicRef"):
+        reference = schema.get(keyword)
+        if isinstance(reference, str):
+            resolved = validator._resolver.lookup(reference)
+            target = validator.evolve(schema=resolved.contents, _resolver=resolved.resolver)
+            keys |= _evaluated(target, instance, resolved.contents)
+    if "additionalProperties" in schema or "unevaluatedProperties" in schema:
+        return set(instance)  # with these, a schema that holds has evaluated every member
+    properties = schema.get("properties")
+    if isinstance(properties, Mapping):
+        keys.update(key for key in instance if key in properties)
+    patterns = schema.get("patternProperties")
+    if isinstance(patterns, Mapping):
+        keys.update(key for key in instance if any(_search(p, key) for p in patterns))
+    dependent = schema.get("dependentSchemas")
+    if isinstance(dependent, Mapping):
+        for name, subschema in dependent.items():
+            if name in instance:
+                keys |= _evaluated(validator, instance, subschema)
+    subschemas: list[object] = []
+    for keyword in ("allOf", "anyOf", "oneOf"):
+        listed = schema.get(keyword)
+        if isinstance(listed, list):
+            subschemas.extend(listed)
+    if "if" in schema:
+        holds = _holds(validator, instance, schema["if"])
+        subschemas.append(schema["if"])
+        branch = schema.get("then" if holds else "else")
+        if branch is not None:
+            subschemas.append(branch)
+    for subschema in subschemas:
+        if _holds(validator, instance, subschema):
+            keys |= _evaluated(validator, instance, subschema)
+    return keys
+
+
+def _holds(validator: _Running, instance: object, subschema: object) -> bool:
+    return next(iter(validator.descend(instance, subschema)), None) is None
+
+
+def _unevaluated_properties(
+    validator: _Running, unevaluated: object, instance: object, schema: Mapping[str, object]
+) -> Iterator[ValidationError]:
+    if not isinstance(instance, dict):
+        return
+    members: Mapping[str, object] = instance
+    others = {
+        keyword: value for keyword, value in schema.items() if keyword != "unevaluatedProperties"
+    }
+    evaluated = _evaluated(validator, members, others)
+    failing = [
+        key
+        for key, value in members.items()
+        if key not in evaluated
+        and not _holds(validator.evolve(schema=unevaluated), value, unevaluated)
+    ]
+    if failing:
+        yield ValidationError("unevaluated properties are not allowed")
+
+
+def _canonical(value: object) -> object:
+    """A hashable form of a JSON value: equal forms for equal values (`1` and `1.0`), never
+    for a boolean and a number, members in any order."""
+    if value is True or value is False:
+        return ("boolean", value)
+    if value is None:
+        return ("null",)
+    if isinstance(value, list):
+        return ("array", tuple(map(_canonical, value)))
+    if isinstance(value, dict):
+        return ("object", frozenset((key, _canonical(item)) for key, item in value.items()))
+    return value  # strings and numbers hash and compare as JSON equality wants
+
+
+def _first_duplicate(items: Iterable[object]) -> tuple[int, int] | None:
+    """The first pair of equal items (the later one as early as possible), or None."""
+    first_seen: dict[object, int] = {}
+    for index, item in enumerate(items):
+        earlier = first_seen.setdefault(_canonical(item), index)
+        if earlier != index:
+            return earlier, index
+    return None
+
+
+def _unique_items(
+    validator: _Running, unique: object, instance: object, schema: Mapping[str, object]
+) -> Iterator[ValidationError]:
+    if unique is True and isinstance(instance, list) and _first_duplicate(instance) is not None:
+        yield ValidationError("items are not unique")
+
+
+_RE2_KEYWORDS: Final = {
+    "pattern": _pattern,
+    "patternProperties": _pattern_properties,
+    "additionalProperties": _additional_properties,
+    "uniqueItems": _unique_items,
+}
+
+
+def _extended(validator: type[Validator], *, unevaluated: bool = False) -> type[Validator]:
+    """A draft's validator whose regular expressions run on RE2 and whose `uniqueItems` hashes."""
+    keywords: dict[str, Any] = dict(_RE2_KEYWORDS)
+    if unevaluated:
+        keywords["unevaluatedProperties"] = _unevaluated_properties
+    extend: Any = validators.extend
+    return cast(type[Validator], extend(validator, keywords))
+
+
 @dataclass(frozen=True, slots=True)
 class _Draft:
     """A JSON Schema draft the server knows: its validator and how it finds subschemas."""
@@ -82,21 +327,23 @@ class _Draft:
     asserts_formats: bool
 
 
-_DRAFT_2020_12: Final = _Draft(Draft202012Validator, DRAFT202012, asserts_formats=False)
+_DRAFT_2020_12: Final = _Draft(
+    _extended(Draft202012Validator, unevaluated=True), DRAFT202012, asserts_formats=False
+)
 _DRAFTS: Final[Mapping[str, _Draft]] = {
     "https://json-schema.org/schema": _DRAFT_2020_12,
     "https://json-schema.org/draft/2020-12/schema": _DRAFT_2020_12,
     "https://json-schema.org/draft/2019-09/schema": _Draft(
-        Draft201909Validator, DRAFT201909, asserts_formats=False
+        _extended(Draft201909Validator, unevaluated=True), DRAFT201909, asserts_formats=False
     ),
     "https://json-schema.org/draft-07/schema": _Draft(
-        Draft7Validator, DRAFT7, asserts_formats=True
+        _extended(Draft7Validator), DRAFT7, asserts_formats=True
     ),
     "https://json-schema.org/draft-06/schema": _Draft(
-        Draft6Validator, DRAFT6, asserts_formats=True
+        _extended(Draft6Validator), DRAFT6, asserts_formats=True
     ),
     "https://json-schema.org/draft-04/schema": _Draft(
-        Draft4Validator, DRAFT4, asserts_formats=True
+        _extended(Draft4Validator), DRAFT4, asserts_formats=True
     ),
 }
 """The drafts santhosh-tekuri/jsonschema v5 has built in, by normalized `$schema` URI.
@@ -202,19 +449,6 @@ def _json_type(value: object) -> str:
     return "object"
 
 
-def _json_equal(left: object, right: object) -> bool:
-    """JSON equality: numbers by value, booleans never equal to numbers, deep for containers."""
-    if isinstance(left, bool) or isinstance(right, bool):
-        return left is right
-    if isinstance(left, int | float) and isinstance(right, int | float):
-        return left == right
-    if isinstance(left, list) and isinstance(right, list):
-        return len(left) == len(right) and all(map(_json_equal, left, right))
-    if isinstance(left, dict) and isinstance(right, dict):
-        return left.keys() == right.keys() and all(_json_equal(left[k], right[k]) for k in left)
-    return type(left) is type(right) and left == right
-
-
 _COMPARISONS: Final = {
     "minimum": ">=",
     "maximum": "<=",
@@ -225,14 +459,8 @@ _COMPARISONS: Final = {
 
 def _additional(error: ValidationError | SchemaError) -> list[str]:
     schema = error.schema if isinstance(error.schema, Mapping) else {}
-    known = schema.get("properties", {})
-    patterns = schema.get("patternProperties", {})
     instance = error.instance if isinstance(error.instance, Mapping) else {}
-    return sorted(
-        key
-        for key in instance
-        if key not in known and not any(re.search(pattern, key) for pattern in patterns)
-    )
+    return sorted(_unmatched(instance, schema))
 
 
 def _matching(validator: Validator | None, schema: object, items: list[Any]) -> list[int]:
@@ -272,11 +500,10 @@ def _dependency(error: ValidationError | SchemaError) -> str:
 
 def _unique(error: ValidationError | SchemaError) -> str:
     items = error.instance if isinstance(error.instance, list) else []
-    for later in range(1, len(items)):
-        for earlier in range(later):
-            if _json_equal(items[earlier], items[later]):
-                return f"items at index {earlier} and {later} are equal"
-    return "uniqueItems failed"
+    pair = _first_duplicate(items)
+    if pair is None:
+        return "uniqueItems failed"
+    return f"items at index {pair[0]} and {pair[1]} are equal"
 
 
 def _contains(error: ValidationError | SchemaError, validator: Validator | None) -> str:
@@ -514,94 +741,6 @@ def _resolve(resolver: Resolver[Any], reference: str) -> None:
         )
 
 
-# --- RE2 ----------------------------------------------------------------------------------------
-
-_RE2_FLAGS: Final = frozenset("imsU")
-_PYTHON_ONLY_ESCAPES: Final = frozenset("ZuUN")
-_QUANTIFIER: Final = re.compile(r"\{\d*(?:,\d*)?\}")
-
-
-def re2_problem(pattern: str) -> str | None:
-    """Why Go's `regexp` (RE2 syntax) refuses a pattern that Python's `re` may accept, or None.
-
-    Refused: lookahead and lookbehind, backreferences (`\\1`, `(?P=name)`), atomic groups,
-    possessive quantifiers, conditionals, comment groups, flags other than `imsU`, and the
-    escapes `\\Z`, `\\u`, `\\U`, `\\N` that only Python knows.
-    """
-    index = 0
-    in_class = False
-    after_quantifier = False
-    length = len(pattern)
-    while index < length:
-        char = pattern[index]
-        if char == "\\":
-            escape = pattern[index + 1 : index + 2]
-            if escape in _PYTHON_ONLY_ESCAPES:
-                return f"invalid escape sequence: \\{escape}"
-            if escape.isdigit() and escape != "0":
-                following = pattern[index + 2 : index + 3]
-                if escape in "89" or not ("0" <= following <= "7"):
-                    return f"invalid escape sequence: \\{escape}"
-            index += 2
-            after_quantifier = False
-            continue
-        if in_class:
-            if char == "]":
-                in_class = False
-            index += 1
-            continue
-        if char == "[":
-            in_class = True
-            # a `]` right after `[` or `[^` is a literal
-            index += 1
-            if pattern[index : index + 1] == "^":
-                index += 1
-            if pattern[index : index + 1] == "]":
-                index += 1
-            after_quantifier = False
-            continue
-        if char == "(" and pattern[index + 1 : index + 2] == "?":
-            problem = _group_problem(pattern[index + 2 :])
-            if problem is not None:
-                return problem
-        quantifier_length = 0
-        if char in "*+?":
-            quantifier_length = 1
-        elif char == "{":
-            match = _QUANTIFIER.match(pattern, index)
-            if match is not None:
-                quantifier_length = match.end() - index
-        if quantifier_length:
-            if after_quantifier and char == "+":
-                return "invalid nested repetition operator: possessive quantifier"
-            index += quantifier_length
-            if pattern[index : index + 1] == "?":
-                index += 1  # lazy: allowed
-            after_quantifier = True
-            continue
-        after_quantifier = False
-        index += 1
-    return None
-
-
-def _group_problem(rest: str) -> str | None:
-    """What RE2 says about a group that starts `(?` followed by `rest`, or None."""
-    for prefix in ("=", "!", "<=", "<!"):
-        if rest.startswith(prefix):
-            return f"invalid or unsupported Perl syntax: (?{prefix}"
-    for prefix in ("P=", ">", "(", "#"):
-        if rest.startswith(prefix):
-            return f"invalid or unsupported Perl syntax: (?{prefix}"
-    if rest.startswith(("P<", "<")):
-        return None  # named groups
-    flags = re.match(r"[A-Za-z-]*", rest)
-    letters = set(flags.group(0).replace("-", "")) if flags else set()
-    unknown = letters - _RE2_FLAGS
-    if unknown:
-        return f"invalid or unsupported Perl syntax: (?{flags.group(0) if flags else ''}"
-    return None
-
-
 # --- compiling ----------------------------------------------------------------------------------
 
 _FALSE_MARK: Final = "eventsourcingdb-emulator: false"
@@ -662,30 +801,27 @@ def compile_schema(schema: object) -> CompiledSchema:
         raise InvalidSchemaError(SchemaProblem.MALFORMED, TEXT_TOO_DEEP) from None
 
 
-_META_VALIDATORS: dict[str, Validator] = {}
+@functools.cache
+def _format_checker(validator: type[Validator]) -> FormatChecker:
+    """The formats the draft of `validator` asserts, `regex` checked with RE2."""
+    return _with_re2_regex(validator.FORMAT_CHECKER)
 
 
-def _metaschema_validator(draft: _Draft) -> Validator:
+@functools.cache
+def _metaschema_validator(validator: type[Validator]) -> Validator:
     """A validator of the draft's meta-schema that asserts formats (`regex` among them)."""
-    key = draft.validator.__name__
-    validator = _META_VALIDATORS.get(key)
-    if validator is None:
-        validator = draft.validator(
-            draft.validator.META_SCHEMA, format_checker=draft.validator.FORMAT_CHECKER
-        )
-        _META_VALIDATORS[key] = validator
-    return validator
+    return validator(validator.META_SCHEMA, format_checker=_format_checker(validator))
 
 
 def _compile(schema: dict[str, object], draft: _Draft) -> CompiledSchema:
-    metaschema_validator = _metaschema_validator(draft)
+    metaschema_validator = _metaschema_validator(draft.validator)
     error = best_match(metaschema_validator.iter_errors(cast(Any, schema)))
     if error is not None:
         raise InvalidSchemaError(SchemaProblem.MALFORMED, describe(error, metaschema_validator))
     resource = draft.specification.create_resource(schema)
     registry = _METASCHEMAS.with_resource("", resource)
     _check(resource, [], registry.resolver_with_root(resource))
-    format_checker = draft.validator.FORMAT_CHECKER if draft.asserts_formats else None
+    format_checker = _format_checker(draft.validator) if draft.asserts_formats else None
     # an empty registry: references resolve within the schema and to the drafts, never remotely
     locatable = cast(Mapping[str, Any], _locatable(schema))
     validator = draft.validator(locatable, registry=Registry(), format_checker=format_checker)

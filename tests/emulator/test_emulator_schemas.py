@@ -189,9 +189,88 @@ def test_regexes_that_re2_accepts_are_accepted(pattern: str) -> None:
     compile_schema(_object(a={"type": "string", "pattern": pattern}))
 
 
-def test_unicode_classes_are_a_known_gap() -> None:
-    # RE2 knows \p{L}; Python's re does not, so the emulator cannot accept it
-    assert "is not valid 'regex'" in _refusal(_object(a={"pattern": r"\p{L}"}))
+@pytest.mark.parametrize(
+    ("pattern", "matching", "other"),
+    [
+        (r"^\p{L}+$", "Grüße", "abc1"),
+        (r"^\p{Greek}+$", "αβγ", "abc"),
+        (r"^\pN+$", "٣4", "x"),
+        (r"^\P{L}+$", "123", "a1"),
+        (r"^[\p{Lu}\d]+$", "AÄ1", "a"),
+        (r"^[[:alpha:]]+$", "abc", "a1"),
+        (r"^\x{41}$", "A", "B"),
+        (r"^\Q.*\E$", ".*", "ab"),
+    ],
+)
+def test_re2_syntax_python_lacks_is_accepted_and_matches(
+    pattern: str, matching: str, other: str
+) -> None:
+    schema = compile_schema(_object(a={"type": "string", "pattern": pattern}))
+    assert schema.violation({"a": matching}) is None
+    escaped = pattern.replace("\\", "\\\\")
+    assert schema.violation({"a": other}) == f"at '/a': does not match pattern '{escaped}'"
+
+
+def test_go_refuses_the_any_byte_escape_that_cpp_re2_knows() -> None:
+    assert re2_problem(r"a\C") == "invalid escape sequence: \\C"
+    assert re2_problem(r"a\\C") is None  # an escaped backslash, then a literal C
+
+
+@pytest.mark.timeout(20)
+def test_patterns_run_in_linear_time() -> None:
+    # Python's backtracking `re` needs about 2**60 steps for each of these
+    evil = "^(a+)+$"
+    text = "a" * 60 + "b"
+    assert _violation(_object(a={"type": "string", "pattern": evil}), {"a": text}) is not None
+    keyed = {**_object(), "patternProperties": {evil: {"type": "string"}}}
+    assert _violation(keyed, {text: 1}) is None
+    many = "a" * 60
+    assert _violation(keyed, {many: 1}) == f"at '/{many}': expected string, but got number"
+    closed = {**_object(), "patternProperties": {evil: {}}, "additionalProperties": False}
+    assert _violation(closed, {text: 1}) == f"additionalProperties '{text}' not allowed"
+    unevaluated = {**_object(), "patternProperties": {evil: {}}, "unevaluatedProperties": False}
+    assert _violation(unevaluated, {many: 1}) is None
+    assert _violation(unevaluated, {text: 1}) == "unevaluatedProperties failed"
+    formats = {
+        **_object(r={"format": "regex"}),
+        "$schema": "http://json-schema.org/draft-07/schema#",
+    }
+    assert _violation(formats, {"r": "(?=a)"}) == "at '/r': '(?=a)' is not valid 'regex'"
+    assert _violation(formats, {"r": r"\p{L}"}) is None
+
+
+def test_unevaluated_properties_see_what_applicators_evaluated() -> None:
+    schema = {
+        **_object(a={}, kind={}),
+        "allOf": [{"patternProperties": {"^x": {}}}],
+        "anyOf": [{"properties": {"b": {"type": "string"}}}, {"properties": {"c": {}}}],
+        "if": {"properties": {"kind": {"const": "d"}}},
+        "then": {"properties": {"d": {}}},
+        "else": {"properties": {"e": {}}},
+        "dependentSchemas": {"a": {"properties": {"f": {}}}},
+        "$defs": {"g": {"properties": {"g": {}}}},
+        "$ref": "#/$defs/g",
+        "unevaluatedProperties": False,
+    }
+    assert _violation(schema, {"a": 1, "xy": 1, "b": "s", "c": 1, "g": 1, "f": 1}) is None
+    assert _violation(schema, {"kind": "d", "d": 1}) is None
+    assert _violation(schema, {"kind": "z", "e": 1}) is None
+    assert _violation(schema, {"kind": "z", "d": 1}) == "unevaluatedProperties failed"
+    assert _violation(schema, {"b": 1}) is not None  # the anyOf branch with `b` fails
+    assert _violation(schema, {"f": 1}) == "unevaluatedProperties failed"  # no `a`
+    assert _violation(schema, {"y": 1}) == "unevaluatedProperties failed"
+
+
+@pytest.mark.timeout(20)
+def test_unique_items_are_checked_in_linear_time() -> None:
+    schema = compile_schema(_object(a={"type": "array", "uniqueItems": True}))
+    items: list[Any] = [{"n": index, "tags": [index, str(index)]} for index in range(100_000)]
+    assert schema.violation({"a": items}) is None
+    items.append({"tags": [7, "7"], "n": 7.0})
+    assert schema.violation({"a": items}) == "at '/a': items at index 7 and 100000 are equal"
+    assert schema.violation({"a": [[1], [True], {"a": None}, {"a": False}, [1.0]]}) == (
+        "at '/a': items at index 0 and 4 are equal"
+    )
 
 
 # --- deep schemas and data ----------------------------------------------------------------------

@@ -10,13 +10,20 @@ connection it has not been sent, and httpx's `pool` timeout governs that wait (a
 is a request that was never sent). The deadline starts when httpx reports, through its `trace`
 extension, that the request got a connection. Transports that report nothing (the emulator's
 in-process one, mocks) have no pool to wait for, and their deadline starts at once.
+
+Connections belong to the event loop that opened them. The pool the transport creates follows
+the loop: when the loop it was used in shuts down (`asyncio.run` ends, which closes the open async
+generators), a small guard generator closes the pool there, cleanly, and the next request opens a
+new pool in its own loop. A loop closed without that shutdown leaves its pool to be dropped. A
+pool whose loop is still open, and a given `http_client` used from another loop, are refused with
+`EventLoopMismatchError` instead of failing deep in asyncio.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Final
@@ -26,7 +33,7 @@ import httpx
 from eventsourcingdb import _wire
 from eventsourcingdb._protocol.errors import FailureKind, TransportCause, TransportFailure
 from eventsourcingdb._protocol.requests import Request
-from eventsourcingdb.errors import InvalidArgumentError
+from eventsourcingdb.errors import EventLoopMismatchError, InvalidArgumentError
 
 _log = logging.getLogger("eventsourcingdb.transport")
 
@@ -284,6 +291,10 @@ class Transport:
         self._custom_transport = transport
         self._owns_client = http_client is None
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """The event loop the connections belong to (of the last request)."""
+        self._guard: AsyncGenerator[None, None] | None = None
+        """Suspended in `_loop` until it shuts down, then closes the pool there."""
         self._timeout = timeout
         self._stall_timeout = stall_timeout
         own_pool = http_client is None and transport is None
@@ -298,9 +309,12 @@ class Transport:
             connect=connect_timeout, read=stall_timeout, write=timeout, pool=timeout
         )
 
-    def _http(self) -> httpx.AsyncClient:
+    async def _http(self) -> httpx.AsyncClient:
         if self._closed:
             raise RuntimeError("the transport is closed")
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            await self._follow(loop)
         if self._client is None:
             self._client = httpx.AsyncClient(
                 timeout=self._one_shot_timeouts,
@@ -308,12 +322,60 @@ class Transport:
                 follow_redirects=False,
                 transport=self._custom_transport,
             )
+        if self._owns_client and self._guard is None:
+            guard = self._close_pool_when_loop_ends(loop)
+            await anext(guard)  # started, so the loop's shutdown closes it
+            self._guard = guard
         return self._client
 
+    async def _follow(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Move to `loop`, leaving the previous loop's pool behind if that loop is gone."""
+        previous = self._loop
+        if previous is not None and self._client is not None:
+            if not self._owns_client:
+                raise EventLoopMismatchError(
+                    "the httpx.AsyncClient given as http_client was used in another event loop, "
+                    "and its connections belong to that loop: create the httpx.AsyncClient and "
+                    "the Client inside the event loop that uses them, or let the Client create "
+                    "its own connection pool, which follows the event loop"
+                )
+            if not previous.is_closed():
+                raise EventLoopMismatchError(
+                    "this Client was used in another event loop that is still open, and its "
+                    "connections belong to that loop: use one Client per event loop (a Client "
+                    "moves to a new loop by itself once its previous loop is closed, as after "
+                    "asyncio.run)"
+                )
+            # closed without shutting down its async generators: nothing can close the pool now
+            _log.debug("the event loop of the connection pool was closed; opening a new pool")
+            self._client = None
+        guard, self._guard = self._guard, None
+        if guard is not None:
+            await guard.aclose()
+        self._loop = loop
+
+    async def _close_pool_when_loop_ends(
+        self, loop: asyncio.AbstractEventLoop
+    ) -> AsyncGenerator[None, None]:
+        """Wait, suspended, until `loop` shuts down its async generators; then close the pool."""
+        try:
+            yield
+        finally:
+            if asyncio.get_running_loop() is loop and self._loop is loop:
+                client, self._client = self._client, None
+                self._guard = None
+                if client is not None:
+                    await client.aclose()
+
     def _build(
-        self, request: Request, headers: dict[str, str], stream: bool, trace: Trace | None
+        self,
+        client: httpx.AsyncClient,
+        request: Request,
+        headers: dict[str, str],
+        stream: bool,
+        trace: Trace | None,
     ) -> httpx.Request:
-        return self._http().build_request(
+        return client.build_request(
             request.method,
             self._base_url + request.path,
             content=request.body,
@@ -360,12 +422,12 @@ class Transport:
     async def send(self, request: Request, headers: dict[str, str]) -> Response:
         """Send `request` and read its whole answer within the request timeout (counted from
         the moment the request has a connection)."""
-        client = self._http()
+        client = await self._http()
         answered = False
         try:
             async with asyncio.timeout(None) as deadline:
                 trace = self._deadline_trace(deadline, self._timeout)
-                http_request = self._build(request, headers, False, trace)
+                http_request = self._build(client, request, headers, False, trace)
                 response = await client.send(http_request, stream=True)
                 answered = True
                 try:
@@ -398,12 +460,12 @@ class Transport:
         Waiting for the status line counts against the stall timeout too (from the moment the
         request has a connection).
         """
-        client = self._http()
+        client = await self._http()
         failure: TransportFailure | None = None
         try:
             async with asyncio.timeout(None) as deadline:
                 trace = self._deadline_trace(deadline, self._stall_timeout)
-                http_request = self._build(request, headers, True, trace)
+                http_request = self._build(client, request, headers, True, trace)
                 response = await client.send(http_request, stream=True)
         except TimeoutError:
             limit = self._stall_timeout if self._stall_timeout is not None else 0.0
@@ -427,7 +489,19 @@ class Transport:
 
     async def aclose(self) -> None:
         """Close the httpx client if this transport created it; a given one stays open."""
+        loop = self._loop
+        open_elsewhere = (
+            loop is not None and loop is not asyncio.get_running_loop() and not loop.is_closed()
+        )
+        if open_elsewhere and self._owns_client and self._client is not None:
+            raise EventLoopMismatchError(
+                "this Client's connections belong to another event loop, which is still "
+                "open: close the Client in the event loop that uses it"
+            )
         self._closed = True
-        if self._owns_client and self._client is not None:
-            client, self._client = self._client, None
+        client, self._client = self._client, None
+        if self._owns_client and client is not None and (loop is None or not loop.is_closed()):
             await client.aclose()
+        guard, self._guard = self._guard, None
+        if guard is not None:
+            await guard.aclose()

@@ -124,7 +124,8 @@ class Client:
     its own pool limits) and stays open after `aclose()`; the timeouts still apply per request.
     A `transport` (an httpx transport, such as the emulator's in-process one) is used by the
     client's own connection pool, which `aclose()` closes. `api_version` fixes the API (1 or 2)
-    instead of probing.
+    instead of probing. The client's own pool follows a new event loop once the previous one is
+    closed (several `asyncio.run` calls work); see `EventLoopMismatchError` for what cannot.
     """
 
     def __init__(
@@ -151,6 +152,7 @@ class Client:
         )
         self._negotiation = Negotiation(_check_api_version(api_version))
         self._probe_lock = asyncio.Lock()
+        self._probe_lock_loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
     # --- life cycle --------------------------------------------------------------------------
@@ -221,6 +223,13 @@ class Client:
             _log.debug("%s -> %d", request.target, response.status)
             return response
 
+    def _probe_guard(self) -> asyncio.Lock:
+        """The lock that lets one call probe the server, made anew in each event loop."""
+        loop = asyncio.get_running_loop()
+        if self._probe_lock_loop is not loop:
+            self._probe_lock, self._probe_lock_loop = asyncio.Lock(), loop
+        return self._probe_lock
+
     async def _probe(self, caller: Operation) -> tuple[Request, Response]:
         request = self._negotiation.probe_request(caller)
         response = await self._send(request)
@@ -236,7 +245,7 @@ class Client:
         version = self._negotiation.version
         if version is not None:
             return version
-        async with self._probe_lock:
+        async with self._probe_guard():
             if self._negotiation.version is None:
                 await self._probe(caller)
             version = self._negotiation.version
@@ -311,7 +320,7 @@ class Client:
         call = calls.ping()
         self._check_open()
         if self._negotiation.version is None:
-            async with self._probe_lock:
+            async with self._probe_guard():
                 if self._negotiation.version is None:
                     request, response = await self._probe(Operation.PING)
                     if self._negotiation.version is ApiVersion.V2:

@@ -4,6 +4,7 @@
 EventSourcingDBError                   (CustomError)
 ├── InvalidArgumentError               bad input, found before any request (ValidationError)
 ├── ClientClosedError                  the client was used after aclose()
+├── EventLoopMismatchError             the client was used in an event loop other than its own
 ├── TransportError                     the server could not be reached, or the connection broke
 │   └── StreamStalledError             no byte arrived within the stall timeout
 │                                      (HeartbeatTimeoutError)
@@ -119,6 +120,14 @@ class InvalidArgumentError(EventSourcingDBError, ValueError):
 
 class ClientClosedError(EventSourcingDBError, RuntimeError):
     """The client was used after `aclose()`."""
+
+
+class EventLoopMismatchError(EventSourcingDBError, RuntimeError):
+    """The client was used in an event loop while the loop its connections belong to is open.
+
+    A client follows a new event loop once its previous one is closed (two `asyncio.run` calls
+    work); two loops alive at once need a client each.
+    """
 
 
 class TransportError(EventSourcingDBError):
@@ -296,6 +305,7 @@ __all__ = [
     "ContainerError",
     "CustomError",
     "ErrorCode",
+    "EventLoopMismatchError",
     "EventSourcingDBError",
     "EventTypeNotFoundError",
     "HashMismatchError",

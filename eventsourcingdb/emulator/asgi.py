@@ -4,6 +4,7 @@ Streams are sent chunk by chunk as the handler yields them; when the client goes
 handler's generator is closed at once, so observers do not outlive their connections, and no
 further chunk is written to the dead connection (asyncio would log `socket.send() raised
 exception.` for each). uvicorn's h11 backend passes any method token through, `QUERY` included.
+A connection that fault injection drops is cut through `connections` (see `_connections`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
+from eventsourcingdb.emulator._connections import ConnectionTable
+from eventsourcingdb.emulator.faults import ConnectionDropped
 from eventsourcingdb.emulator.handler import Handler, Request
 
 __all__ = ["AsgiApp"]
@@ -31,6 +34,8 @@ class AsgiApp:
 
     def __init__(self, handler: Handler) -> None:
         self._handler = handler
+        self.connections = ConnectionTable()
+        """The server's open connections; the socket server registers them here."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -56,7 +61,11 @@ class AsgiApp:
             ),
             body=bytes(body),
         )
-        response = await self._handler.handle(request)
+        try:
+            response = await self._handler.handle(request)
+        except ConnectionDropped:
+            await self._cut(scope)
+            return
         headers = [
             (name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers
         ]
@@ -69,7 +78,16 @@ class AsgiApp:
             await send({"type": "http.response.body", "body": response.body})
             return
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        await _stream(response.body, receive, send)
+        try:
+            await _stream(response.body, receive, send)
+        except ConnectionDropped:
+            await self._cut(scope)
+
+    async def _cut(self, scope: Scope) -> None:
+        """Drop the connection unanswered; outside our socket server, let uvicorn close it."""
+        if not self.connections.cut(scope.get("client")):
+            raise ConnectionDropped
+        await asyncio.sleep(0)  # uvicorn learns of the loss before the app returns
 
 
 async def _stream(chunks: AsyncIterator[bytes], receive: Receive, send: Send) -> None:
@@ -98,18 +116,23 @@ async def _stream(chunks: AsyncIterator[bytes], receive: Receive, send: Send) ->
 
     pumping = asyncio.ensure_future(pump())
     watching = asyncio.ensure_future(watch())
+    dropped = False
     try:
         await asyncio.wait((pumping, watching), return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in (pumping, watching):
             task.cancel()
         for outcome in await asyncio.gather(pumping, watching, return_exceptions=True):
-            if isinstance(outcome, Exception):
+            if isinstance(outcome, ConnectionDropped):
+                dropped = True
+            elif isinstance(outcome, Exception):
                 _logger.error("the emulator failed while streaming", exc_info=outcome)
         close = getattr(chunks, "aclose", None)
         if close is not None:
             with contextlib.suppress(RuntimeError):
                 await close()
+    if dropped:
+        raise ConnectionDropped
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

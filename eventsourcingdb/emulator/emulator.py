@@ -16,6 +16,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from eventsourcingdb.emulator.encoding import TimeFormat
+from eventsourcingdb.emulator.faults import Faults
 from eventsourcingdb.emulator.hashing import HashVersion
 from eventsourcingdb.emulator.options import ApiVersion, ServerOptions
 from eventsourcingdb.emulator.server import EmulatorServer, SocketServer
@@ -190,6 +191,36 @@ class Emulator:
         if listener is not None:
             listener.stop()
 
+    def restart(self) -> Self:
+        """Restart the running server as a crash and a quick restart would, on the same port.
+
+        Every connection is cut (open streams and requests in flight break off; in process,
+        streams raise `httpx.RemoteProtocolError`), the socket stops listening and listens again.
+        The events are kept: the store in memory lives on (as if it had been durable; call
+        `reset()` as well to lose them, as a server with a temporary directory would). Armed
+        faults stay armed.
+        """
+        with self._lock:
+            server = self._running()
+            server.faults.drop_streams()
+            listener = self._socket
+            if listener is None:
+                return self
+            listener.cut_connections()
+            listener.stop()
+            self._socket = None
+            try:
+                restarted = SocketServer(server.asgi_app(), host=self._host, port=listener.port)
+                restarted.start()
+            except (OSError, RuntimeError) as error:
+                self.stop()
+                raise ContainerError(
+                    f"the emulator could not listen again on "
+                    f"{_authority(self._host, listener.port)}: {error}"
+                ) from error
+            self._socket = restarted
+        return self
+
     def is_running(self) -> bool:
         """Whether the emulator has been started and not stopped."""
         return self._server is not None
@@ -216,6 +247,12 @@ class Emulator:
         if server is None:
             raise ContainerError("the emulator is not running: call start() first")
         return server
+
+    @property
+    def faults(self) -> Faults:
+        """The faults to inject: `drop_streams()`, `stall_streams(seconds)`, `refuse_next(...)`,
+        `lose_next_write_answer()`, `clear()` (see the testing guide)."""
+        return self._running().faults
 
     @property
     def server(self) -> EmulatorServer:

@@ -36,6 +36,7 @@ from eventsourcingdb.emulator._requests import (
 from eventsourcingdb.emulator._streams import observe_stream, prepared_stream, query_stream
 from eventsourcingdb.emulator.encoding import encode_json, encode_string, format_time
 from eventsourcingdb.emulator.eventql import EventQLSyntaxError, parse
+from eventsourcingdb.emulator.faults import ConnectionDropped, Faults
 from eventsourcingdb.emulator.options import ApiVersion, ServerOptions
 from eventsourcingdb.emulator.records import (
     PreconditionFailedError,
@@ -122,9 +123,12 @@ def _encode(text: str) -> bytes:
 class Handler:
     """Answers requests from one store, as an EventSourcingDB server would."""
 
-    def __init__(self, store: Store, options: ServerOptions | None = None) -> None:
+    def __init__(
+        self, store: Store, options: ServerOptions | None = None, faults: Faults | None = None
+    ) -> None:
         self._store = store
         self._options = options or ServerOptions()
+        self._faults = faults or Faults()
         self._routes = {
             path: route
             for path, route in _ROUTES.items()
@@ -137,17 +141,30 @@ class Handler:
         return self._options
 
     @property
+    def faults(self) -> Faults:
+        """The faults armed on this server (see `eventsourcingdb.emulator.faults`)."""
+        return self._faults
+
+    @property
     def is_closed(self) -> bool:
         """Whether the server was shut down (its store closed): nothing answers any more."""
         return self._store.is_closed
 
     async def handle(self, request: Request) -> Response:
-        """Answer one request; never raises (a bug becomes a 500 answer, or an error line).
+        """Answer one request (a bug becomes a 500 answer, or an error line).
 
         A HEAD request gets the headers of the GET answer, `Content-Length` included, and no
-        body, whichever front end carries it.
+        body, whichever front end carries it. Only injected faults raise: `ConnectionDropped`
+        (from here or from a stream body) tells the front end to cut the connection.
         """
-        response = await self._answer(request)
+        refusal = self._faults.take_refusal()
+        if refusal is not None:
+            response = self._text(refusal.status, refusal.text)
+            if refusal.retry_after is not None:
+                retry = ("retry-after", str(refusal.retry_after))
+                response = Response(response.status, (*response.headers, retry), response.body)
+        else:
+            response = await self._answer(request)
         if request.method != "HEAD":
             return response
         if isinstance(response.body, bytes):
@@ -171,13 +188,15 @@ class Handler:
             response = await route.action(self, request, call)
         except Refusal as refusal:
             return self._refuse(refusal, route)
+        except ConnectionDropped:
+            raise
         except Exception:
             _logger.exception("the emulator failed to answer %s %s", request.method, request.path)
             return self._text(500, m.TEXT_INTERNAL_ERROR)
         if isinstance(response.body, bytes):
             return response
         guarded = _guarded(response.body, lines, f"{request.method} {request.path}")
-        return Response(response.status, response.headers, guarded)
+        return Response(response.status, response.headers, self._faults.watch(guarded))
 
     def _is_authorized(self, request: Request) -> bool:
         given = request.header(_wire.AUTHORIZATION_HEADER) or ""
@@ -292,6 +311,8 @@ class Handler:
                 ErrorCode.EVENT_SCHEMA_VIOLATED,
                 {"index": mismatch.index},
             ) from None
+        if self._faults.take_lost_answer():
+            raise ConnectionDropped
         if call.version is ApiVersion.V1:
             return self._json(b"[" + b",".join(event.encoded for event in written) + b"]")
         return self._ndjson(b"".join(map(call.lines.event, written)) + call.lines.end())

@@ -14,7 +14,9 @@ import time
 
 import uvicorn
 
+from eventsourcingdb.emulator._connections import tracked_protocol
 from eventsourcingdb.emulator.asgi import AsgiApp
+from eventsourcingdb.emulator.faults import Faults
 from eventsourcingdb.emulator.handler import Handler
 from eventsourcingdb.emulator.hashing import Signer
 from eventsourcingdb.emulator.options import ServerOptions
@@ -37,7 +39,8 @@ class EmulatorServer:
             signer=signer,
             time_format=self._options.time_format,
         )
-        self._handler = Handler(self._store, self._options)
+        self._faults = Faults()
+        self._handler = Handler(self._store, self._options, self._faults)
         self._loop_thread: LoopThread | None = None
         self._lock = threading.Lock()
 
@@ -50,6 +53,11 @@ class EmulatorServer:
     def store(self) -> Store:
         """The engine (for tests that look behind the HTTP API)."""
         return self._store
+
+    @property
+    def faults(self) -> Faults:
+        """The faults to inject into this server's answers (both front ends)."""
+        return self._faults
 
     @property
     def handler(self) -> Handler:
@@ -106,10 +114,11 @@ class SocketServer:
             self._socket.close()
             raise
         self._port: int = self._socket.getsockname()[1]
+        self._app = app
         config = uvicorn.Config(
             app,
             lifespan="off",
-            http="h11",
+            http=tracked_protocol(app.connections),
             ws="none",
             loop="asyncio",
             log_config=None,
@@ -134,6 +143,10 @@ class SocketServer:
     def port(self) -> int:
         """The port the server listens on."""
         return self._port
+
+    def cut_connections(self) -> int:
+        """Close every open connection at once, unanswered; returns how many."""
+        return self._app.connections.cut_all()
 
     def start(self, timeout: float = 10.0) -> None:
         """Start serving and wait until the server accepts connections."""

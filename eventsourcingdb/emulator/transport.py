@@ -7,7 +7,8 @@ on the caller's event loop; the sync transport runs it on a private loop in a da
 
 Once the server is stopped both behave like a socket whose server is gone: a new request raises
 `httpx.ConnectError`, and reading on from a stream whose loop has stopped raises
-`httpx.ReadError`.
+`httpx.ReadError`. A connection dropped by fault injection raises what httpx raises when a server
+closes a socket: `httpx.RemoteProtocolError`, before the answer or in the middle of its body.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from eventsourcingdb.emulator.faults import ConnectionDropped
 from eventsourcingdb.emulator.handler import Handler, Request, Response
 
 __all__ = ["AsyncEmulatorTransport", "EmulatorTransport", "LoopClosedError", "LoopThread"]
@@ -28,6 +30,8 @@ __all__ = ["AsyncEmulatorTransport", "EmulatorTransport", "LoopClosedError", "Lo
 _T = TypeVar("_T")
 _CLOSE_TIMEOUT = 5.0
 _STOPPED = "the emulator has been stopped"
+_NO_ANSWER = "Server disconnected without sending a response."
+_CUT_BODY = "peer closed connection without sending complete message body: incomplete chunked read"
 
 
 class LoopClosedError(RuntimeError):
@@ -55,8 +59,11 @@ class _AsyncStream(httpx.AsyncByteStream):
         self._chunks = chunks
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._chunks:
-            yield chunk
+        try:
+            async for chunk in self._chunks:
+                yield chunk
+        except ConnectionDropped:
+            raise httpx.RemoteProtocolError(_CUT_BODY) from None
 
     async def aclose(self) -> None:
         close = getattr(self._chunks, "aclose", None)
@@ -75,7 +82,10 @@ class AsyncEmulatorTransport(httpx.AsyncBaseTransport):
         if self._handler.is_closed:
             raise httpx.ConnectError(_STOPPED, request=request)
         body = await request.aread()
-        response = await self._handler.handle(_to_request(request, body))
+        try:
+            response = await self._handler.handle(_to_request(request, body))
+        except ConnectionDropped:
+            raise httpx.RemoteProtocolError(_NO_ANSWER, request=request) from None
         if isinstance(response.body, bytes):
             return httpx.Response(
                 response.status, headers=response.headers, content=response.body, request=request
@@ -159,6 +169,8 @@ class _SyncStream(httpx.SyncByteStream):
                 chunk = self._pending.result()
             except (LoopClosedError, concurrent.futures.CancelledError):
                 raise httpx.ReadError(_STOPPED) from None
+            except ConnectionDropped:
+                raise httpx.RemoteProtocolError(_CUT_BODY) from None
             finally:
                 self._pending = None
             if chunk is None:
@@ -194,6 +206,8 @@ class EmulatorTransport(httpx.BaseTransport):
             response: Response = self._loop.run(self._handler.handle(_to_request(request, body)))
         except (LoopClosedError, concurrent.futures.CancelledError):
             raise httpx.ConnectError(_STOPPED, request=request) from None
+        except ConnectionDropped:
+            raise httpx.RemoteProtocolError(_NO_ANSWER, request=request) from None
         if isinstance(response.body, bytes):
             return httpx.Response(
                 response.status, headers=response.headers, content=response.body, request=request

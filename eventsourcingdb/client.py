@@ -376,9 +376,15 @@ class Client:
         self._check_open()
         return Stream(self._stream(call))
 
-    def run_eventql_query(self, query: str) -> AsyncGenerator[Any, None]:
-        """The rows of an EventQL query; each row is the JSON value the projection produced."""
-        call = calls.run_eventql_query(query)
+    def run_eventql_query(
+        self, query: str, *, parameters: Mapping[str, object] | None = None
+    ) -> AsyncGenerator[Any, None]:
+        """The rows of an EventQL query; each row is the JSON value the projection produced.
+
+        `parameters` binds values to the query's `$name` placeholders, written as EventQL
+        literals (strings, numbers, booleans, None, lists and dicts of them), never as text.
+        """
+        call = calls.run_eventql_query(query, parameters)
         self._check_open()
         return Stream(self._stream(call))
 

@@ -6,8 +6,10 @@ precondition that does not hold makes the write fail with `ConcurrencyError`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from eventsourcingdb._eventql import bind_parameters
 from eventsourcingdb._validation import check_bool, check_event_id, check_str, check_subject
 from eventsourcingdb.errors import InvalidArgumentError
 
@@ -65,6 +67,14 @@ class IsEventQlQueryTrue:
                 "query must not be empty: pass an EventQL query that returns one boolean, "
                 "for example 'FROM e IN events PROJECT INTO COUNT() == 0'"
             )
+
+    @classmethod
+    def with_parameters(cls, query: str, parameters: Mapping[str, object]) -> IsEventQlQueryTrue:
+        """The precondition of `query` with `parameters` bound to its `$name` placeholders.
+
+        The values are written into the query as EventQL literals, as `run_eventql_query` does.
+        """
+        return cls(bind_parameters(check_str(query, "query"), parameters))
 
 
 Precondition = IsSubjectPristine | IsSubjectPopulated | IsSubjectOnEventId | IsEventQlQueryTrue

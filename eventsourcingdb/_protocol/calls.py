@@ -13,6 +13,7 @@ from functools import partial
 from typing import Any, Generic, TypeVar
 
 from eventsourcingdb import _wire
+from eventsourcingdb._eventql import bind_parameters
 from eventsourcingdb._protocol.envelopes import (
     MalformedItem,
     StreamDecoder,
@@ -279,14 +280,23 @@ def _row_decoder(request: Request) -> StreamDecoder[Any]:
     return StreamDecoder(request, _wire.ITEM_ROW, convert)
 
 
-def run_eventql_query(query: object) -> StreamCall[Any]:
-    """`run_eventql_query(query)`: the rows of an EventQL query, as JSON values."""
+def eventql_query(query: object, parameters: object = None) -> str:
+    """The query to send: checked, not empty, with `parameters` bound to its `$name`s if given."""
     checked_query = check_str(query, "query")
     if not checked_query.strip():
         raise InvalidArgumentError(
             "query must not be empty: pass an EventQL query, for example "
             "'FROM e IN events PROJECT INTO e'"
         )
+    if parameters is not None:
+        checked_query = bind_parameters(checked_query, parameters)
+    encode_json(checked_query, "query")
+    return checked_query
+
+
+def run_eventql_query(query: object, parameters: object = None) -> StreamCall[Any]:
+    """`run_eventql_query(query, parameters=...)`: the rows of an EventQL query, as JSON values."""
+    checked_query = eventql_query(query, parameters)
     return StreamCall(
         Operation.RUN_EVENTQL_QUERY,
         lambda version: build_run_eventql_query(version, checked_query),

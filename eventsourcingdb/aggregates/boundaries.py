@@ -10,7 +10,6 @@ idea known as dynamic consistency boundaries).
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from eventsourcingdb._eventql import literal
 from eventsourcingdb._validation import check_event_id, check_event_type, check_subject
 from eventsourcingdb.errors import InvalidArgumentError
 from eventsourcingdb.models import EventRegistry, RecordedEvent, default_registry
@@ -41,28 +41,12 @@ _FIELD_SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _literal(value: JsonScalar, where: str) -> str:
-    """`value` as an EventQL literal; strings are quoted with a quote they do not contain."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidArgumentError(f"{where} must be a finite number, got {value!r}")
-        return repr(value)
-    if isinstance(value, str):
-        if "\\" in value or ("'" in value and '"' in value):
-            raise InvalidArgumentError(
-                f"{where} {value!r} cannot be written as an EventQL string: it contains a "
-                "backslash, or both kinds of quotes"
-            )
-        quote = '"' if "'" in value else "'"
-        return f"{quote}{value}{quote}"
-    raise InvalidArgumentError(
-        f"{where} must be a string, number, boolean or None, got {type(value).__name__}"
-    )
+    """`value` as an EventQL literal (see `eventsourcingdb._eventql`); scalars only."""
+    if value is not None and not isinstance(value, str | int | float):
+        raise InvalidArgumentError(
+            f"{where} must be a string, number, boolean or None, got {type(value).__name__}"
+        )
+    return literal(value, where)
 
 
 def _either(conditions: Sequence[str]) -> str:

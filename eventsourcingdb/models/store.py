@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncGenerator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
@@ -387,6 +387,7 @@ class EventStore:
         eventql: str,
         *,
         row_type: type[RecordedEvent[Any]],
+        parameters: Mapping[str, object] | None = None,
         on_unknown: Literal[OnUnknown.RAISE, OnUnknown.SKIP] = ...,
         verification: Verification | None = None,
     ) -> AsyncGenerator[RecordedEvent[BaseModel], None]: ...
@@ -397,13 +398,18 @@ class EventStore:
         eventql: str,
         *,
         row_type: type[RecordedEvent[Any]],
+        parameters: Mapping[str, object] | None = None,
         on_unknown: OnUnknown,
         verification: Verification | None = None,
     ) -> AsyncGenerator[RecordedEvent[BaseModel] | Event, None]: ...
 
     @overload
     def query(
-        self, eventql: str, *, row_type: type[R] | TypeAdapter[R]
+        self,
+        eventql: str,
+        *,
+        row_type: type[R] | TypeAdapter[R],
+        parameters: Mapping[str, object] | None = None,
     ) -> AsyncGenerator[R, None]: ...
 
     async def query(
@@ -411,6 +417,7 @@ class EventStore:
         eventql: str,
         *,
         row_type: type[Any] | TypeAdapter[Any],
+        parameters: Mapping[str, object] | None = None,
         on_unknown: OnUnknown = OnUnknown.RAISE,
         verification: Verification | None = None,
     ) -> AsyncGenerator[Any, None]:
@@ -418,11 +425,14 @@ class EventStore:
 
         `row_type` is a model, any type pydantic validates (`int`, `str`, a TypedDict), a
         `TypeAdapter` for unions and other forms, or `RecordedEvent` for queries that project
-        whole events (`PROJECT INTO e`): those are decoded like `read` decodes.
+        whole events (`PROJECT INTO e`): those are decoded like `read` decodes. `parameters`
+        binds values to the query's `$name` placeholders, as `Client.run_eventql_query` does.
         """
         on_unknown = _checked_on_unknown(on_unknown)
         if row_type is RecordedEvent:
-            async with aclosing(self._client.run_eventql_query(query=eventql)) as rows:
+            async with aclosing(
+                self._client.run_eventql_query(query=eventql, parameters=parameters)
+            ) as rows:
                 async for row in rows:
                     decoded = self._decode_or_not(_row_event(row), on_unknown, verification)
                     if decoded is not None:
@@ -432,7 +442,9 @@ class EventStore:
             row_type if isinstance(row_type, TypeAdapter) else TypeAdapter(row_type)
         )
         described = _describe_row_type(row_type)
-        async with aclosing(self._client.run_eventql_query(query=eventql)) as rows:
+        async with aclosing(
+            self._client.run_eventql_query(query=eventql, parameters=parameters)
+        ) as rows:
             async for row in rows:
                 yield _validate_row(adapter, row, eventql, described)
 

@@ -694,6 +694,20 @@ async def test_query_rows_are_validated_as_the_row_type(esdb_client: Client) -> 
     assert nothing == [None, None]
 
 
+async def test_queries_bind_parameters(esdb_client: Client) -> None:
+    store = _store(esdb_client)
+    await store.append("/books/1", BookAcquired(title="Dune", author="O'Brien", isbn="1"))
+    await store.append("/books/2", BookAcquired(title="Emma", author="Austen", isbn="2"))
+    eventql = "FROM e IN events WHERE e.data.author == $author PROJECT INTO e.data.title"
+    rows = [t async for t in store.query(eventql, row_type=str, parameters={"author": "O'Brien"})]
+    assert rows == ["Dune"]
+    whole = "FROM e IN events WHERE e.data.author == $author PROJECT INTO e"
+    events = store.query(whole, row_type=RecordedEvent, parameters={"author": "Austen"})
+    assert [r.data async for r in events] == [BookAcquired(title="Emma", author="Austen", isbn="2")]
+    with pytest.raises(InvalidArgumentError, match="does not use"):
+        await _drain(store.query(eventql, row_type=str, parameters={"author": "x", "isbn": "1"}))
+
+
 async def test_a_row_of_the_wrong_shape_raises_a_row_decoding_error(esdb_client: Client) -> None:
     store = _store(esdb_client)
     await store.append("/books/1", ACQUIRED_2001)

@@ -24,9 +24,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import httpx
 
@@ -105,7 +105,7 @@ def _headers(response: httpx.Response) -> tuple[str | None, str | None]:
     return headers.get(_wire.SERVER_HEADER), headers.get(_wire.RETRY_AFTER_HEADER)
 
 
-class _StallWatch:
+class StallWatch:
     """Fails a wait for the next chunk that lasts `seconds`: one timer per stream, re-armed
     lazily, so each chunk costs a clock read instead of a new `asyncio.timeout`.
 
@@ -179,7 +179,7 @@ class StreamResponse:
         self._response = response
         self._stall_timeout = stall_timeout
         self._chunks = response.aiter_bytes()
-        self._watch = _StallWatch(stall_timeout) if stall_timeout is not None else None
+        self._watch = StallWatch(stall_timeout) if stall_timeout is not None else None
         self.status = response.status_code
         self.server, self.retry_after = _headers(response)
 
@@ -253,6 +253,85 @@ class StreamResponse:
             await self._response.aclose()
         except (httpx.HTTPError, httpx.StreamError) as error:
             _log.debug("closing a response failed: %s", type(error).__name__)
+
+
+def pool_of_open_loop() -> EventLoopMismatchError:
+    """A client's own pool used from a new event loop while the loop it belongs to is open."""
+    return EventLoopMismatchError(
+        "this Client was used in another event loop that is still open, and its "
+        "connections belong to that loop: use one Client per event loop (a Client "
+        "moves to a new loop by itself once its previous loop is closed, as after "
+        "asyncio.run)"
+    )
+
+
+def closed_in_other_loop() -> EventLoopMismatchError:
+    """A client closed from another event loop than the open one its pool belongs to."""
+    return EventLoopMismatchError(
+        "this Client's connections belong to another event loop, which is still "
+        "open: close the Client in the event loop that uses it"
+    )
+
+
+class StreamAnswer(Protocol):
+    """A streamed answer, whatever the backend: status, headers, and the body chunk by chunk."""
+
+    status: int
+    server: str | None
+    retry_after: str | None
+
+    async def next_chunk(self) -> bytes | None: ...
+
+    async def read_body(self, limit: int = ERROR_BODY_LIMIT) -> bytes: ...
+
+    async def drain(self, grace: float) -> bool: ...
+
+
+class Backend(Protocol):
+    """What the client needs of a transport: one-shot requests, streams, and closing.
+
+    Two implement it: `Transport` on httpx (an injected `httpx.AsyncClient` or httpx
+    transport) and `AiohttpTransport` (`_transport_aiohttp`, the client's own socket path).
+    Both raise only `TransportFailure`, with the same kinds for the same events.
+    """
+
+    async def send(self, request: Request, headers: dict[str, str]) -> Response: ...
+
+    def stream(
+        self, request: Request, headers: dict[str, str]
+    ) -> AbstractAsyncContextManager[StreamAnswer]: ...
+
+    async def aclose(self) -> None: ...
+
+
+def open_transport(
+    base_url: str,
+    *,
+    http_client: httpx.AsyncClient | None,
+    timeout: float | None,
+    stall_timeout: float | None,
+    connect_timeout: float | None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Backend:
+    """The backend for a client: httpx when given an httpx client or transport, else the
+    client's own pool on aiohttp (measured faster per request: docs/performance.md)."""
+    if http_client is None and transport is None:
+        from eventsourcingdb._transport_aiohttp import AiohttpTransport
+
+        return AiohttpTransport(
+            base_url,
+            timeout=timeout,
+            stall_timeout=stall_timeout,
+            connect_timeout=connect_timeout,
+        )
+    return Transport(
+        base_url,
+        http_client=http_client,
+        timeout=timeout,
+        stall_timeout=stall_timeout,
+        connect_timeout=connect_timeout,
+        transport=transport,
+    )
 
 
 class Transport:
@@ -340,12 +419,7 @@ class Transport:
                     "its own connection pool, which follows the event loop"
                 )
             if not previous.is_closed():
-                raise EventLoopMismatchError(
-                    "this Client was used in another event loop that is still open, and its "
-                    "connections belong to that loop: use one Client per event loop (a Client "
-                    "moves to a new loop by itself once its previous loop is closed, as after "
-                    "asyncio.run)"
-                )
+                raise pool_of_open_loop()
             # closed without shutting down its async generators: nothing can close the pool now
             _log.debug("the event loop of the connection pool was closed; opening a new pool")
             self._client = None
@@ -494,10 +568,7 @@ class Transport:
             loop is not None and loop is not asyncio.get_running_loop() and not loop.is_closed()
         )
         if open_elsewhere and self._owns_client and self._client is not None:
-            raise EventLoopMismatchError(
-                "this Client's connections belong to another event loop, which is still "
-                "open: close the Client in the event loop that uses it"
-            )
+            raise closed_in_other_loop()
         self._closed = True
         client, self._client = self._client, None
         if self._owns_client and client is not None and (loop is None or not loop.is_closed()):

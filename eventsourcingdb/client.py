@@ -25,7 +25,7 @@ from eventsourcingdb._protocol.errors import TransportFailure, failure_error
 from eventsourcingdb._protocol.negotiation import Negotiation
 from eventsourcingdb._protocol.requests import ApiVersion, Operation, Request
 from eventsourcingdb._streams import Stream
-from eventsourcingdb._transport import Response, Transport
+from eventsourcingdb._transport import Response, open_transport
 from eventsourcingdb.errors import ClientClosedError, InvalidArgumentError
 from eventsourcingdb.event import Event, EventCandidate
 from eventsourcingdb.event_type import EventType
@@ -142,7 +142,7 @@ class Client:
     ) -> None:
         self._base_url = _check_base_url(base_url)
         self._api_token = _check_api_token(api_token)
-        self._transport = Transport(
+        self._transport = open_transport(
             self._base_url,
             http_client=http_client,
             timeout=_check_seconds(timeout, "timeout"),

@@ -1,13 +1,16 @@
-"""Helpers of the client tests: a scripted fake EventSourcingDB behind httpx's mock transport."""
+"""Helpers of the client tests: a scripted fake EventSourcingDB, behind httpx's mock transport
+(the httpx backend) or on a loopback socket (the client's own aiohttp backend)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
+from aiohttp import web
 
 from eventsourcingdb._protocol.hashing import hash_v1, hash_v2
 
@@ -127,6 +130,71 @@ class FakeServer:
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
+
+    @contextlib.asynccontextmanager
+    async def serve(self) -> AsyncIterator[str]:
+        """The fake on a loopback socket (aiohttp's server); yields its base URL.
+
+        What the scripted answers raise becomes what a network does: an `httpx.TransportError`
+        raised instead of an answer drops the connection without one, and one raised by a body
+        drops it mid-body; a slow answer is slow and a stalled body stalls.
+        """
+        server = web.Server(self._serve_one, handler_cancellation=True, access_log=None)
+        runner = web.ServerRunner(server)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            await runner.cleanup()
+
+    async def _serve_one(self, incoming: web.BaseRequest) -> web.StreamResponse:
+        request = httpx.Request(
+            incoming.method,
+            str(incoming.url),
+            headers=list(incoming.headers.items()),
+            content=await incoming.read(),
+        )
+        try:
+            response = await self.handle(request)
+        except httpx.TransportError:
+            return _dropped(incoming)
+        outgoing = _Answer(status=response.status_code, reason=response.reason_phrase)
+        for name, value in response.headers.multi_items():
+            if name.lower() not in ("content-length", "transfer-encoding"):
+                outgoing.headers.add(name, value)
+        outgoing.enable_chunked_encoding()
+        try:
+            await outgoing.prepare(incoming)
+            async for part in response.stream:  # type: ignore[union-attr]
+                await outgoing.write(part)
+        except httpx.TransportError:
+            return _dropped(incoming)
+        finally:  # also when the client went away (the handler is then cancelled)
+            await response.aclose()
+        await outgoing.write_eof()
+        return outgoing
+
+
+class _Answer(web.StreamResponse):
+    """A response with exactly the scripted headers: aiohttp adds a `Server` header of its own,
+    which the fake leaves out when the script does."""
+
+    async def _prepare_headers(self) -> None:
+        scripted = "Server" in self.headers
+        await super()._prepare_headers()
+        if not scripted:
+            self.headers.popall("Server", None)
+
+
+def _dropped(incoming: web.BaseRequest) -> web.StreamResponse:
+    """Close the connection at once, as a broken network would."""
+    transport = incoming.transport
+    if transport is not None:
+        transport.abort()
+    return web.StreamResponse()
 
 
 def _management(event_type: str, subject: str = "/api/v1/ping") -> dict[str, Any]:

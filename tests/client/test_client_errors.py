@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
+import aiohttp
 import httpx
 import pytest
 
@@ -31,7 +33,6 @@ from eventsourcingdb import (
     TransportError,
 )
 from tests.client.client_fakes import (
-    BASE_URL,
     TOKEN,
     FakeServer,
     chunks,
@@ -41,6 +42,7 @@ from tests.client.client_fakes import (
     management,
     respond,
 )
+from tests.client.conftest import Backend, Connect
 
 BOOK = {
     "source": "https://library.eventsourcingdb.io",
@@ -119,22 +121,20 @@ async def collect_into(generator: Any, seen: list[Any]) -> None:
 # --- the Server header -----------------------------------------------------------------------
 
 
-async def test_a_probe_without_server_header_is_a_protocol_error(fake: FakeServer) -> None:
+async def test_a_probe_without_server_header_is_a_protocol_error(
+    fake: FakeServer, connect: Connect
+) -> None:
     fake.on("GET", "/api/v2/system/ping", respond(200, b"{}", server=False))
-    async with (
-        httpx.AsyncClient(transport=fake.transport()) as http,
-        Client(BASE_URL, TOKEN, http_client=http) as client,
-    ):
+    async with connect(fake) as client:
         with pytest.raises(ProtocolError, match="no Server header"):
             await client.verify_api_token()
 
 
-async def test_a_wrong_server_header_is_a_protocol_error(fake: FakeServer) -> None:
+async def test_a_wrong_server_header_is_a_protocol_error(
+    fake: FakeServer, connect: Connect
+) -> None:
     fake.on("GET", "/api/v2/system/ping", respond(200, headers={"server": "nginx/1.25"}))
-    async with (
-        httpx.AsyncClient(transport=fake.transport()) as http,
-        Client(BASE_URL, TOKEN, http_client=http) as client,
-    ):
+    async with connect(fake) as client:
         with pytest.raises(ProtocolError, match="nginx"):
             await client.ping()
 
@@ -365,25 +365,21 @@ async def test_an_unknown_event_type_is_event_type_not_found(
     assert caught.value.code is ErrorCode.EVENT_TYPE_UNKNOWN
 
 
-async def test_a_missing_v1_route_is_not_an_unknown_event_type() -> None:
+async def test_a_missing_v1_route_is_not_an_unknown_event_type(connect: Connect) -> None:
     fake = FakeServer((1,))
     fake.on("POST", "/api/v1/read-event-type", respond(404, "404 page not found\n"))
-    async with (
-        httpx.AsyncClient(transport=fake.transport()) as http,
-        Client(BASE_URL, TOKEN, http_client=http) as client,
-    ):
+    async with connect(fake) as client:
         with pytest.raises(ClientError, match="does not offer this route") as caught:
             await client.read_event_type("io.eventsourcingdb.library.book-lost")
     assert not isinstance(caught.value, EventTypeNotFoundError)
     assert caught.value.status == 404
 
 
-async def test_a_vanished_v2_route_makes_the_client_probe_again_and_use_v1() -> None:
+async def test_a_vanished_v2_route_makes_the_client_probe_again_and_use_v1(
+    connect: Connect,
+) -> None:
     fake = FakeServer((1, 2))
-    async with (
-        httpx.AsyncClient(transport=fake.transport()) as http,
-        Client(BASE_URL, TOKEN, http_client=http) as client,
-    ):
+    async with connect(fake) as client:
         await client.ping()
         assert client.api_version == 2
         fake.api_versions = (1,)
@@ -468,13 +464,10 @@ async def test_429_is_rate_limited_with_retry_after(
     assert caught.value.status == 429
 
 
-async def test_a_licence_problem_refuses_a_v1_write() -> None:
+async def test_a_licence_problem_refuses_a_v1_write(connect: Connect) -> None:
     fake = FakeServer((1,))
     fake.on("POST", "/api/v1/write-events", respond(507, "license invalid\n"))
-    async with (
-        httpx.AsyncClient(transport=fake.transport()) as http,
-        Client(BASE_URL, TOKEN, http_client=http) as client,
-    ):
+    async with connect(fake) as client:
         with pytest.raises(ServerError) as caught:
             await client.write_events([BOOK])
     assert not isinstance(caught.value, OutcomeUnknownError)
@@ -530,14 +523,11 @@ async def test_a_truncated_line_is_a_broken_stream(
         await collect(mock_client.read_events("/books/42"))
 
 
-async def test_a_v1_last_line_without_newline_is_accepted_when_complete() -> None:
+async def test_a_v1_last_line_without_newline_is_accepted_when_complete(connect: Connect) -> None:
     fake = FakeServer((1,))
     body = event_lines(1, event_payload(0)).rstrip(b"\n")
     fake.on("POST", "/api/v1/read-events", respond(200, body))
-    async with (
-        httpx.AsyncClient(transport=fake.transport()) as http,
-        Client(BASE_URL, TOKEN, http_client=http) as client,
-    ):
+    async with connect(fake) as client:
         events = await collect(client.read_events("/books/42"))
     assert [event.event_id for event in events] == ["0"]
 
@@ -559,7 +549,7 @@ async def test_a_stalled_stream_raises_stream_stalled(
 
 
 async def test_heartbeats_keep_a_stream_alive_and_are_skipped(
-    http_client: httpx.AsyncClient, fake: FakeServer, api: int
+    connect: Connect, fake: FakeServer, api: int
 ) -> None:
     key = "data" if api == 2 else "payload"
     heartbeat = compact_lines({"type": "heartbeat", key: {}})
@@ -578,7 +568,7 @@ async def test_heartbeats_keep_a_stream_alive_and_are_skipped(
         path(api, "observe-events"),
         lambda request: respond(200, body()),
     )
-    async with Client(BASE_URL, TOKEN, http_client=http_client, stall_timeout=0.3) as client:
+    async with connect(fake, stall_timeout=0.3) as client:
         seen: list[str] = []
         async for event in client.observe_events("/books/42"):
             seen.append(event.event_id)
@@ -646,7 +636,7 @@ async def test_a_connection_dropped_mid_stream_is_a_transport_error(
         return respond(200, chunks(first, then=httpx.ReadError("connection reset by peer")))
 
     fake.on(method(api, "read-events"), path(api, "read-events"), dropping)
-    with pytest.raises(TransportError, match="connection reset") as caught:
+    with pytest.raises(TransportError, match="the connection to the server broke off") as caught:
         await collect(mock_client.read_events("/books/42"))
     assert not isinstance(caught.value, StreamStalledError)
 
@@ -708,41 +698,27 @@ async def test_a_write_answer_with_too_few_events_has_an_unknown_outcome(
         await mock_client.write_events([BOOK, BOOK])
 
 
-async def test_a_write_that_cannot_connect_is_a_transport_error(api: int) -> None:
-    def refusing(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("connection refused")
-
-    async with (
-        httpx.AsyncClient(transport=httpx.MockTransport(refusing)) as http,
-        Client(BASE_URL, TOKEN, http_client=http, api_version=version(api)) as client,
-    ):
+async def test_a_write_that_cannot_connect_is_a_transport_error(api: int, connect: Connect) -> None:
+    async with connect(None, api_version=version(api)) as client:
         with pytest.raises(TransportError, match="could not reach") as caught:
             await client.write_events([BOOK])
     assert not isinstance(caught.value, OutcomeUnknownError)
 
 
-async def test_a_write_that_times_out_has_an_unknown_outcome(api: int) -> None:
-    async def slow(request: httpx.Request) -> httpx.Response:
-        await asyncio.sleep(3600)
-        raise AssertionError("unreachable")
-
-    async with (
-        httpx.AsyncClient(transport=httpx.MockTransport(slow)) as http,
-        Client(BASE_URL, TOKEN, http_client=http, timeout=0.2, api_version=version(api)) as client,
-    ):
+async def test_a_write_that_times_out_has_an_unknown_outcome(
+    fake: FakeServer, api: int, connect: Connect
+) -> None:
+    fake.on("POST", path(api, "write-events"), _slow)
+    async with connect(fake, timeout=0.2, api_version=version(api)) as client:
         with pytest.raises(OutcomeUnknownError, match=r"no answer within 0\.2 seconds"):
             await client.write_events([BOOK])
 
 
-async def test_a_read_that_times_out_is_a_transport_error(api: int) -> None:
-    async def slow(request: httpx.Request) -> httpx.Response:
-        await asyncio.sleep(3600)
-        raise AssertionError("unreachable")
-
-    async with (
-        httpx.AsyncClient(transport=httpx.MockTransport(slow)) as http,
-        Client(BASE_URL, TOKEN, http_client=http, timeout=0.2, api_version=version(api)) as client,
-    ):
+async def test_a_read_that_times_out_is_a_transport_error(
+    fake: FakeServer, api: int, connect: Connect
+) -> None:
+    fake.on(method(api, "read-event-type"), path(api, "read-event-type"), _slow)
+    async with connect(fake, timeout=0.2, api_version=version(api)) as client:
         with pytest.raises(TransportError, match=r"did not answer within 0\.2 seconds"):
             await client.read_event_type("io.eventsourcingdb.library.book-acquired")
 
@@ -779,16 +755,10 @@ async def test_a_read_is_retried_only_once(mock_client: Client, fake: FakeServer
     assert len(reads) == 2
 
 
-async def test_an_unreachable_server_is_a_transport_error() -> None:
-    def refusing(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("[Errno 111] Connection refused")
-
-    async with (
-        httpx.AsyncClient(transport=httpx.MockTransport(refusing)) as http,
-        Client(BASE_URL, TOKEN, http_client=http) as client,
-    ):
+async def test_an_unreachable_server_is_a_transport_error(connect: Connect) -> None:
+    async with connect(None) as client:
         with pytest.raises(
-            TransportError, match=r"could not reach the server at http://esdb\.test"
+            TransportError, match=f"could not reach the server at {re.escape(client.base_url)}"
         ):
             await client.ping()
 
@@ -816,7 +786,7 @@ async def test_read_events_options_with_lower_bound_and_from_latest_never_reach_
 
 
 async def test_time_spent_by_the_consumer_does_not_count_as_a_stall(
-    http_client: httpx.AsyncClient, fake: FakeServer, api: int
+    connect: Connect, fake: FakeServer, api: int
 ) -> None:
     body = event_lines(api, event_payload(0), event_payload(1), end=False)
     half = len(body) // 2
@@ -825,7 +795,7 @@ async def test_time_spent_by_the_consumer_does_not_count_as_a_stall(
         return respond(200, chunks(body[:half], body[half:], stall=True))
 
     fake.on(method(api, "observe-events"), path(api, "observe-events"), slow_consumer_stream)
-    async with Client(BASE_URL, TOKEN, http_client=http_client, stall_timeout=0.2) as client:
+    async with connect(fake, stall_timeout=0.2) as client:
         seen: list[str] = []
         async for event in client.observe_events("/books/42"):
             seen.append(event.event_id)
@@ -850,12 +820,11 @@ async def test_an_outside_cancellation_is_not_a_stall(
     await events.aclose()
 
 
-async def test_a_vanished_v2_write_route_is_written_through_v1_after_a_new_probe() -> None:
+async def test_a_vanished_v2_write_route_is_written_through_v1_after_a_new_probe(
+    connect: Connect,
+) -> None:
     fake = FakeServer((1, 2))
-    async with (
-        httpx.AsyncClient(transport=fake.transport()) as http,
-        Client(BASE_URL, TOKEN, http_client=http) as client,
-    ):
+    async with connect(fake) as client:
         await client.ping()
         fake.api_versions = (1,)
         fake.on("POST", "/api/v2/data/write-events", respond(404, "404 page not found\n"))
@@ -871,7 +840,7 @@ async def test_a_vanished_v2_write_route_is_written_through_v1_after_a_new_probe
 
 
 async def test_concurrent_first_calls_probe_once(
-    http_client: httpx.AsyncClient, fake: FakeServer, api: int
+    connect: Connect, fake: FakeServer, api: int
 ) -> None:
     verified = management(
         "io.eventsourcingdb.api.token-verified"
@@ -880,7 +849,7 @@ async def test_concurrent_first_calls_probe_once(
     )
     document = {"type": "event", "data": verified} if api == 2 else verified
     fake.on("POST", path(api, "verify-api-token"), respond(200, compact(document)))
-    async with Client(BASE_URL, TOKEN, http_client=http_client) as client:
+    async with connect(fake) as client:
         await asyncio.gather(*(client.verify_api_token() for _ in range(10)))
     assert fake.paths().count("/api/v2/system/ping") == 1
     assert fake.paths().count(path(api, "verify-api-token")) == 10
@@ -942,6 +911,9 @@ def _raising(error: Exception) -> Callable[[httpx.Request], httpx.Response]:
     return handler
 
 
+_refusing = _raising(httpx.ConnectError("connection refused"))
+
+
 async def _slow(request: httpx.Request) -> httpx.Response:
     await asyncio.sleep(3600)
     raise AssertionError("unreachable")
@@ -955,9 +927,9 @@ SECRET_TOKEN = "Sup3r-S3cret-T0ken"
     [
         (_raising(httpx.ReadError("connection reset by peer")), "write"),
         (_raising(httpx.RemoteProtocolError("Server disconnected")), "write"),
-        (_raising(httpx.ConnectError("connection refused")), "write"),
+        (_refusing, "write"),
         (_raising(httpx.ReadError("connection reset by peer")), "read"),
-        (_raising(httpx.ConnectError("connection refused")), "read"),
+        (_refusing, "read"),
         (
             lambda request: respond(200, chunks(b'{"type":', then=httpx.ReadError("reset"))),
             "read",
@@ -967,15 +939,18 @@ SECRET_TOKEN = "Sup3r-S3cret-T0ken"
         (_slow, "verify"),
     ],
 )
-async def test_no_error_leads_to_the_token(answer: Any, call: str) -> None:
+async def test_no_error_leads_to_the_token(
+    answer: Any, call: str, backend: Backend, connect: Connect
+) -> None:
     fake = FakeServer((1, 2))
     fake.on("POST", "/api/v2/data/write-events", answer)
     fake.on("QUERY", "/api/v2/data/read-events", answer)
     fake.on("POST", "/api/v2/system/verify-token", answer)
-    async with (
-        httpx.AsyncClient(transport=fake.transport()) as http,
-        Client(BASE_URL, SECRET_TOKEN, http_client=http, timeout=0.3, stall_timeout=0.3) as client,
-    ):
+    # on a socket, a refused connection is a port where nothing listens
+    refused = backend == "aiohttp" and answer is _refusing
+    async with connect(
+        None if refused else fake, SECRET_TOKEN, timeout=0.3, stall_timeout=0.3
+    ) as client:
         calls: dict[str, Callable[[], Awaitable[object]]] = {
             "write": lambda: client.write_events([BOOK]),
             "read": lambda: collect(client.read_events("/books/42")),
@@ -983,10 +958,12 @@ async def test_no_error_leads_to_the_token(answer: Any, call: str) -> None:
         }
         with pytest.raises((TransportError, OutcomeUnknownError)) as caught:
             await calls[call]()
-    assert any(request.headers.get("authorization") for request in fake.requests)
+    assert refused or any(request.headers.get("authorization") for request in fake.requests)
     chain = _errors_in_chain(caught.value)
     for error in chain:
-        assert not isinstance(error, httpx.HTTPError | httpx.StreamError), chain
+        assert not isinstance(error, httpx.HTTPError | httpx.StreamError | aiohttp.ClientError), (
+            chain
+        )
         assert not _holds(error, SECRET_TOKEN, set()), error
     assert SECRET_TOKEN not in "".join(traceback.format_exception(caught.value))
 
@@ -994,12 +971,8 @@ async def test_no_error_leads_to_the_token(answer: Any, call: str) -> None:
 # --- the hidden version probe ----------------------------------------------------------------
 
 
-async def test_errors_of_the_version_probe_name_the_call_that_was_made() -> None:
-    refusing = httpx.MockTransport(_raising(httpx.ConnectError("connection refused")))
-    async with (
-        httpx.AsyncClient(transport=refusing) as http,
-        Client(BASE_URL, TOKEN, http_client=http) as client,
-    ):
+async def test_errors_of_the_version_probe_name_the_call_that_was_made(connect: Connect) -> None:
+    async with connect(None) as client:
         with pytest.raises(TransportError) as written:
             await client.write_events([BOOK])
         assert not isinstance(written.value, OutcomeUnknownError)
@@ -1014,12 +987,11 @@ async def test_errors_of_the_version_probe_name_the_call_that_was_made() -> None
         assert str(pinged.value).startswith("ping: could not reach the server")
 
 
-async def test_a_refused_probe_names_the_call_that_was_made(fake: FakeServer) -> None:
+async def test_a_refused_probe_names_the_call_that_was_made(
+    fake: FakeServer, connect: Connect
+) -> None:
     fake.on("GET", "/api/v2/system/ping", respond(500, "boom\n"))
-    async with (
-        httpx.AsyncClient(transport=fake.transport()) as http,
-        Client(BASE_URL, TOKEN, http_client=http) as client,
-    ):
+    async with connect(fake) as client:
         with pytest.raises(ServerError) as caught:
             await client.read_event_type("io.eventsourcingdb.library.book-acquired")
     assert str(caught.value).startswith("read_event_type: while choosing the API version: ")

@@ -7,7 +7,6 @@ import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 
 from eventsourcingdb import (
@@ -38,6 +37,7 @@ from eventsourcingdb import (
     SchemaViolationError,
 )
 from eventsourcingdb.emulator import Emulator
+from tests.client.conftest import Backend
 
 SOURCE = "https://library.eventsourcingdb.io"
 ACQUIRED = "io.eventsourcingdb.library.book-acquired"
@@ -80,10 +80,7 @@ async def test_ping_verify_and_version(client: Client, emulator: Emulator) -> No
 
 
 async def test_a_wrong_token_is_refused_but_ping_works(emulator: Emulator) -> None:
-    async with (
-        httpx.AsyncClient(transport=emulator.async_transport()) as http,
-        Client(emulator.get_base_url(), "wrong", http_client=http) as client,
-    ):
+    async with emulator.get_client(api_token="wrong") as client:
         await client.ping()
         with pytest.raises(AuthenticationError) as caught:
             await client.verify_api_token()
@@ -348,18 +345,10 @@ async def test_observe_waits_for_a_missing_event(library: Client) -> None:
     await events.aclose()
 
 
-async def test_heartbeats_keep_a_quiet_observation_alive() -> None:
-    emulator = Emulator(in_process=True).with_heartbeat_interval(0.05).start()
+async def test_heartbeats_keep_a_quiet_observation_alive(backend: Backend) -> None:
+    emulator = Emulator(in_process=backend == "httpx").with_heartbeat_interval(0.05).start()
     try:
-        async with (
-            httpx.AsyncClient(transport=emulator.async_transport()) as http,
-            Client(
-                emulator.get_base_url(),
-                emulator.get_api_token(),
-                http_client=http,
-                stall_timeout=0.3,
-            ) as client,
-        ):
+        async with emulator.get_client(stall_timeout=0.3) as client:
             events = client.observe_events("/")
             pending = asyncio.ensure_future(anext(events))
             await asyncio.sleep(1.0)
@@ -394,14 +383,11 @@ async def test_over_a_socket(versions: tuple[int, ...]) -> None:
             ]
 
 
-async def test_hash_v2_events_verify(emulator: Emulator) -> None:
+async def test_hash_v2_events_verify(emulator: Emulator, backend: Backend) -> None:
     emulator.stop()
-    v2 = Emulator(in_process=True).with_hash_version(2).with_signing_key().start()
+    v2 = Emulator(in_process=backend == "httpx").with_hash_version(2).with_signing_key().start()
     try:
-        async with (
-            httpx.AsyncClient(transport=v2.async_transport()) as http,
-            Client(v2.get_base_url(), v2.get_api_token(), http_client=http) as client,
-        ):
+        async with v2.get_client() as client:
             written = await client.write_events(
                 [
                     {

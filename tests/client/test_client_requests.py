@@ -30,6 +30,8 @@ from eventsourcingdb import (
     ReadEventsOptions,
     ReadFromLatestEvent,
 )
+from eventsourcingdb._transport import Transport
+from eventsourcingdb._transport_aiohttp import AiohttpTransport
 from tests.client.client_fakes import (
     BASE_URL,
     TOKEN,
@@ -39,6 +41,7 @@ from tests.client.client_fakes import (
     event_payload,
     respond,
 )
+from tests.client.conftest import Backend, Connect
 
 BOOK = {
     "source": "https://library.eventsourcingdb.io",
@@ -490,19 +493,35 @@ async def test_a_client_works_without_async_with_and_opens_nothing_until_used(
     await client.aclose()
 
 
-async def test_an_owned_http_client_is_created_lazily_and_closed() -> None:
+async def test_an_owned_connection_pool_is_created_lazily_and_closed() -> None:
     client = Client("http://127.0.0.1:9", TOKEN, connect_timeout=0.5)
-    assert client._transport._client is None
+    transport = client._transport
+    assert isinstance(transport, AiohttpTransport)
+    assert transport._session is None
     with pytest.raises(Exception, match="could not reach"):
         await client.ping()
-    http = client._transport._client
+    session = transport._session
+    assert session is not None
+    await client.aclose()
+    assert session.closed
+
+
+async def test_an_owned_httpx_client_over_a_given_transport_is_created_lazily_and_closed(
+    fake: FakeServer,
+) -> None:
+    client = Client(BASE_URL, TOKEN, transport=fake.transport())
+    transport = client._transport
+    assert isinstance(transport, Transport)
+    assert transport._client is None
+    await client.ping()
+    http = transport._client
     assert http is not None
     await client.aclose()
     assert http.is_closed
 
 
 async def test_a_stream_ends_with_client_closed_after_aclose(
-    http_client: httpx.AsyncClient, fake: FakeServer, api: int
+    connect: Connect, fake: FakeServer, api: int
 ) -> None:
     route = "/api/v2/data/observe-events" if api == 2 else "/api/v1/observe-events"
     key = "data" if api == 2 else "payload"
@@ -513,12 +532,12 @@ async def test_a_stream_ends_with_client_closed_after_aclose(
             await asyncio.sleep(0.01)
 
     fake.on("QUERY" if api == 2 else "POST", route, lambda request: respond(200, body()))
-    client = Client(BASE_URL, TOKEN, http_client=http_client)
-    events = client.observe_events("/books")
-    assert (await anext(events)).event_id == "0"
-    await client.aclose()
-    with pytest.raises(ClientClosedError):
-        await anext(events)
+    async with connect(fake) as client:
+        events = client.observe_events("/books")
+        assert (await anext(events)).event_id == "0"
+        await client.aclose()
+        with pytest.raises(ClientClosedError):
+            await anext(events)
 
 
 class TrackedStream(httpx.AsyncByteStream):
@@ -554,13 +573,23 @@ def tracked(fake: FakeServer, api: int) -> TrackedStream:
     return stream
 
 
+async def closed_by_the_server(tracked: TrackedStream) -> bool:
+    """Whether the server closes the body within a moment: at once with a mock transport, a few
+    loop iterations later on a socket (once the server notices the closed connection)."""
+    for _ in range(100):
+        if tracked.closed:
+            return True
+        await asyncio.sleep(0.01)
+    return False
+
+
 async def test_break_releases_the_connection(mock_client: Client, tracked: TrackedStream) -> None:
     async for event in mock_client.observe_events("/books"):
         assert event.event_id == "0"
         break
     for _ in range(3):
         await asyncio.sleep(0)
-    assert tracked.closed
+    assert await closed_by_the_server(tracked)
 
 
 async def test_aclose_releases_the_connection_at_once(
@@ -571,7 +600,7 @@ async def test_aclose_releases_the_connection_at_once(
         if event.event_id == "1":
             break
     await events.aclose()
-    assert tracked.closed
+    assert await closed_by_the_server(tracked)
 
 
 async def test_aclose_of_a_suspended_generator_from_another_task(
@@ -594,7 +623,7 @@ async def test_aclose_of_a_suspended_generator_from_another_task(
     with pytest.raises(asyncio.CancelledError):
         await task
     await events.aclose()
-    assert tracked.closed
+    assert await closed_by_the_server(tracked)
 
 
 async def test_logs_carry_neither_token_nor_data(
@@ -622,17 +651,22 @@ def test_the_repr_shows_no_token() -> None:
         ("http://esdb.test/behind/proxy/", "/behind/proxy/api/v2/system/ping"),
     ],
 )
-async def test_base_urls_with_a_slash_or_a_path_prefix(base_url: str, expected: str) -> None:
-    seen: list[str] = []
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        seen.append(request.url.path)
-        ping = {"type": "event", "data": {"type": "io.eventsourcingdb.api.ping-received"}}
-        return respond(200, compact(ping))
-
-    async with (
-        httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http,
-        Client(base_url, TOKEN, http_client=http) as client,
-    ):
-        await client.ping()
-    assert seen == [expected]
+async def test_base_urls_with_a_slash_or_a_path_prefix(
+    base_url: str, expected: str, backend: Backend
+) -> None:
+    ping = {"type": "event", "data": {"type": "io.eventsourcingdb.api.ping-received"}}
+    fake = FakeServer()
+    fake.on("GET", expected, respond(200, compact(ping)))
+    if backend == "httpx":
+        async with (
+            httpx.AsyncClient(transport=fake.transport()) as http,
+            Client(base_url, TOKEN, http_client=http) as client,
+        ):
+            await client.ping()
+    else:
+        async with (
+            fake.serve() as url,
+            Client(url + base_url.removeprefix("http://esdb.test"), TOKEN) as client,
+        ):
+            await client.ping()
+    assert fake.paths() == [expected]

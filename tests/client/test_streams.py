@@ -24,7 +24,9 @@ from eventsourcingdb import (
     StreamStalledError,
     TransportError,
 )
+from eventsourcingdb._transport_aiohttp import AiohttpTransport
 from eventsourcingdb.emulator import Emulator
+from tests.client.conftest import Backend
 
 SOURCE = "https://library.eventsourcingdb.io"
 ACQUIRED = "io.eventsourcingdb.library.book-acquired"
@@ -35,9 +37,10 @@ def book(subject: str = "/books/42") -> dict[str, Any]:
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[Client]:
-    """A client of the in-process emulator, with two events on /books/42."""
-    emulator = Emulator(in_process=True).start()
+async def client(backend: Backend) -> AsyncIterator[Client]:
+    """A client of the emulator (in process over httpx, or on a socket), with two events on
+    /books/42."""
+    emulator = Emulator(in_process=backend == "httpx").start()
     try:
         async with emulator.get_client() as esdb:
             await esdb.write_events([book(), book()])
@@ -188,8 +191,10 @@ async def test_a_timeout_around_the_loop_still_fires(client: Client) -> None:
     await stream.aclose()
 
 
-async def test_an_observation_outlives_the_client_timeout_while_heartbeats_flow() -> None:
-    emulator = Emulator(in_process=True).with_heartbeat_interval(0.1).start()
+async def test_an_observation_outlives_the_client_timeout_while_heartbeats_flow(
+    backend: Backend,
+) -> None:
+    emulator = Emulator(in_process=backend == "httpx").with_heartbeat_interval(0.1).start()
     try:
         async with emulator.get_client(timeout=0.5, stall_timeout=1.0) as esdb:
             stream = esdb.observe_events("/", ObserveEventsOptions(recursive=True))
@@ -218,37 +223,60 @@ def socket_emulator() -> Iterator[Emulator]:
         yield emulator
 
 
-def busy_connections(http: httpx.AsyncClient) -> int:
-    """The connections of `http`'s pool that are in use (httpcore's pool, looked at directly)."""
-    pool = http._transport._pool  # type: ignore[attr-defined]
-    return sum(1 for connection in pool.connections if not connection.is_idle())
+Busy = Callable[[], int]
+"""How many connections of the client's pool are in use right now."""
+
+
+def httpx_busy(http: httpx.AsyncClient) -> Busy:
+    """The connections in use of `http`'s pool (httpcore's pool, looked at directly)."""
+
+    def busy() -> int:
+        pool = http._transport._pool  # type: ignore[attr-defined]
+        return sum(1 for connection in pool.connections if not connection.is_idle())
+
+    return busy
 
 
 @pytest.fixture
 async def one_connection(
-    socket_emulator: Emulator,
-) -> AsyncIterator[tuple[Client, httpx.AsyncClient]]:
-    """A client whose pool has a single connection: a stream that keeps it blocks every call."""
+    socket_emulator: Emulator, backend: Backend
+) -> AsyncIterator[tuple[Client, Busy]]:
+    """A client whose pool has a single connection: a stream that keeps it blocks every call.
+
+    httpx: an injected client with one connection; aiohttp: the client's own pool, made one
+    connection small (the public API always has 100)."""
     socket_emulator.reset()
-    async with (
-        httpx.AsyncClient(limits=httpx.Limits(max_connections=1)) as http,
-        Client(
-            socket_emulator.get_base_url(),
-            socket_emulator.get_api_token(),
-            http_client=http,
-            timeout=1.0,
-        ) as esdb,
-    ):
+    url, token = socket_emulator.get_base_url(), socket_emulator.get_api_token()
+    async with contextlib.AsyncExitStack() as stack:
+        if backend == "httpx":
+            http = await stack.enter_async_context(
+                httpx.AsyncClient(limits=httpx.Limits(max_connections=1))
+            )
+            esdb = await stack.enter_async_context(
+                Client(url, token, http_client=http, timeout=1.0)
+            )
+            busy = httpx_busy(http)
+        else:
+            esdb = await stack.enter_async_context(Client(url, token, timeout=1.0))
+            transport = AiohttpTransport(
+                url, timeout=1.0, stall_timeout=30.0, connect_timeout=10.0, pool_size=1
+            )
+            esdb._transport = transport
+            stack.push_async_callback(transport.aclose)
+
+            def busy() -> int:
+                return transport.busy_connections
+
         await esdb.write_events([book(), book()])
-        assert busy_connections(http) == 0
-        yield esdb, http
+        assert busy() == 0
+        yield esdb, busy
 
 
-async def released(http: httpx.AsyncClient) -> bool:
+async def released(busy: Busy) -> bool:
     """Whether the pool has no connection in use within a moment (for a stream left to the
     garbage collector, whose finaliser closes it a few loop iterations later)."""
     for _ in range(100):
-        if busy_connections(http) == 0:
+        if busy() == 0:
             return True
         gc.collect()
         await asyncio.sleep(0.01)
@@ -256,62 +284,62 @@ async def released(http: httpx.AsyncClient) -> bool:
 
 
 async def test_break_releases_the_connection(
-    one_connection: tuple[Client, httpx.AsyncClient],
+    one_connection: tuple[Client, Busy],
 ) -> None:
-    esdb, http = one_connection
+    esdb, busy = one_connection
     for _ in range(3):
         async for _event in esdb.observe_events("/books/42"):
-            assert busy_connections(http) == 1
+            assert busy() == 1
             break
-        assert await released(http)
+        assert await released(busy)
         stored = esdb.read_events("/books/42")
         async for _event in stored:
             break
         del stored
-        assert await released(http)
+        assert await released(busy)
     assert len([e async for e in esdb.read_events("/books/42")]) == 2
 
 
 async def test_aclosing_releases_the_connection_at_once(
-    one_connection: tuple[Client, httpx.AsyncClient],
+    one_connection: tuple[Client, Busy],
 ) -> None:
-    esdb, http = one_connection
+    esdb, busy = one_connection
     for _ in range(3):
         async with contextlib.aclosing(esdb.observe_events("/books/42")) as events:
             async for _event in events:
                 break
-        assert busy_connections(http) == 0
+        assert busy() == 0
 
 
 async def test_aclose_releases_the_connection_before_it_returns(
-    one_connection: tuple[Client, httpx.AsyncClient],
+    one_connection: tuple[Client, Busy],
 ) -> None:
-    esdb, http = one_connection
+    esdb, busy = one_connection
     for name, make in streams(esdb).items():
         stream = make()
         await anext(stream)
         await stream.aclose()
-        assert busy_connections(http) == 0, name
+        assert busy() == 0, name
 
 
 async def test_aclose_from_another_task_releases_the_connection_before_it_returns(
-    one_connection: tuple[Client, httpx.AsyncClient],
+    one_connection: tuple[Client, Busy],
 ) -> None:
-    esdb, http = one_connection
+    esdb, busy = one_connection
     for _ in range(3):
         stream = esdb.observe_events("/books/42")
         consumer = asyncio.create_task(consume(stream, []))
         await until_waiting(stream, consumer)
-        assert busy_connections(http) == 1
+        assert busy() == 1
         await stream.aclose()
-        assert busy_connections(http) == 0
+        assert busy() == 0
         assert await consumer == "the loop ended"
 
 
 async def test_cancelling_the_consumer_releases_the_connection(
-    one_connection: tuple[Client, httpx.AsyncClient],
+    one_connection: tuple[Client, Busy],
 ) -> None:
-    esdb, http = one_connection
+    esdb, busy = one_connection
     for _ in range(3):
         stream = esdb.observe_events("/books/42")
         consumer = asyncio.create_task(consume(stream, []))
@@ -319,13 +347,13 @@ async def test_cancelling_the_consumer_releases_the_connection(
         consumer.cancel()
         with pytest.raises(asyncio.CancelledError):
             await consumer
-        assert busy_connections(http) == 0
+        assert busy() == 0
 
 
 async def test_more_aborted_streams_than_connections_in_sequence(
-    one_connection: tuple[Client, httpx.AsyncClient],
+    one_connection: tuple[Client, Busy],
 ) -> None:
-    esdb, _http = one_connection
+    esdb, _busy = one_connection
     aborts: list[Callable[[AsyncGenerator[Any, None]], Awaitable[None]]] = []
 
     async def by_break(stream: AsyncGenerator[Any, None]) -> None:
@@ -365,9 +393,9 @@ async def test_more_aborted_streams_than_connections_in_sequence(
     ["read_events", "observe_events", "run_eventql_query", "read_subjects", "read_event_types"],
 )
 async def test_aclose_from_another_task_while_waiting_for_the_answer(
-    one_connection: tuple[Client, httpx.AsyncClient], name: str
+    one_connection: tuple[Client, Busy], name: str
 ) -> None:
-    esdb, http = one_connection
+    esdb, busy = one_connection
     stream = streams(esdb)[name]()
     consumer = asyncio.create_task(consume(stream, []))
     await asyncio.sleep(0)  # the consumer sends its request and waits for the answer
@@ -375,16 +403,16 @@ async def test_aclose_from_another_task_while_waiting_for_the_answer(
     await asyncio.wait_for(stream.aclose(), 5)
     assert consumer.done()
     assert await consumer == "the loop ended"
-    assert busy_connections(http) == 0
+    assert busy() == 0
 
 
 # --- a pool without a free connection --------------------------------------------------------
 
 
 async def test_a_write_that_found_no_free_connection_was_not_sent(
-    one_connection: tuple[Client, httpx.AsyncClient],
+    one_connection: tuple[Client, Busy],
 ) -> None:
-    esdb, http = one_connection
+    esdb, busy = one_connection
     holder = esdb.observe_events("/books/42")
     await anext(holder)
     with pytest.raises(TransportError) as caught:
@@ -400,7 +428,7 @@ async def test_a_write_that_found_no_free_connection_was_not_sent(
     assert not isinstance(read_failure.value, StreamStalledError)
     assert "held by open streams" in str(read_failure.value)
     await holder.aclose()
-    assert busy_connections(http) == 0
+    assert busy() == 0
     assert [e.event_id async for e in esdb.read_events("/books/42")] == ["0", "1"]
 
 

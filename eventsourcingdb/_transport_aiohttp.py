@@ -1,0 +1,426 @@
+"""The default socket path: the transport interface of `_transport` on aiohttp.
+
+A client that is given neither an httpx client nor an httpx transport sends through this backend.
+It keeps the semantics of the httpx one exactly (`_transport`'s docstring): the connection pool
+holds 100 connections, and waiting for one of them is limited by the request timeout and fails
+as `POOL_EXHAUSTED` without sending anything; the deadline of a request starts once it holds a
+connection slot; streams have a stall timeout per wait for a chunk instead of a total one; every
+aiohttp failure becomes a `TransportFailure` of the same kind the httpx one would be.
+
+The pool is a semaphore of this module in front of aiohttp's connector (which itself has no
+limit), so the moment a request holds a connection is known without aiohttp's tracing.
+aiohttp is imported when the first request is made, not when the package is imported. The
+pool follows the event loop exactly as the httpx one does (`_transport`'s docstring).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import urllib.request
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Final
+from urllib.parse import urlsplit
+
+from eventsourcingdb._protocol.errors import FailureKind, TransportCause, TransportFailure
+from eventsourcingdb._protocol.requests import Request
+from eventsourcingdb._transport import (
+    ERROR_BODY_LIMIT,
+    POOL_LIMITS,
+    Response,
+    StallWatch,
+    closed_in_other_loop,
+    pool_of_open_loop,
+)
+
+if TYPE_CHECKING:
+    import aiohttp
+
+_log = logging.getLogger("eventsourcingdb.transport")
+
+POOL_SIZE: Final = POOL_LIMITS.max_connections or 100
+"""The connections of the client's own pool, the same number as with httpx."""
+
+KEEPALIVE_SECONDS: Final = 5.0
+"""How long an idle connection is kept for reuse (httpx's default keep-alive expiry)."""
+
+READ_BUFFER: Final = 2**18
+"""How much of a body aiohttp buffers before it stops reading the socket (flow control)."""
+
+
+def _failure(
+    error: BaseException, *, before_response: bool, seconds: float | None, stream: bool
+) -> TransportFailure:
+    """The failure for an aiohttp exception: its text, never the exception itself."""
+    import aiohttp
+
+    message = str(error)
+    name = type(error).__name__
+    detail = f"{name}: {message}" if message else name
+    cause = TransportCause(name, message)
+    if isinstance(
+        error,
+        aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError | aiohttp.InvalidURL,
+    ):
+        kind = FailureKind.NOT_SENT
+    elif isinstance(error, aiohttp.SocketTimeoutError):
+        kind = FailureKind.STALLED if stream else FailureKind.TIMEOUT
+    elif isinstance(error, aiohttp.ClientPayloadError) and _is_encoding_error(error):
+        kind = FailureKind.MALFORMED
+    else:
+        kind = FailureKind.LOST
+    return TransportFailure(
+        kind, detail, before_response=before_response, seconds=seconds, cause=cause
+    )
+
+
+def _is_encoding_error(error: BaseException) -> bool:
+    """Whether a payload error is a broken content encoding (not a broken connection)."""
+    from aiohttp.http_exceptions import ContentEncodingError
+
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ContentEncodingError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "ContentEncodingError" in str(error)
+
+
+def _proxy_for(base_url: str) -> str | None:
+    """The proxy the environment names for `base_url` (`HTTP_PROXY`, `NO_PROXY`, ...), as httpx
+    honours it; looked up once per client instead of once per request."""
+    parts = urlsplit(base_url)
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if proxy is None or urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return proxy
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """Certificates as httpx verifies them: `SSL_CERT_FILE`/`SSL_CERT_DIR` if set, else certifi."""
+    import os
+
+    import certifi
+
+    cafile = os.environ.get("SSL_CERT_FILE")
+    capath = os.environ.get("SSL_CERT_DIR")
+    if cafile or capath:
+        return ssl.create_default_context(cafile=cafile or None, capath=capath or None)
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+class AiohttpStream:
+    """A streamed answer on aiohttp: the body chunk by chunk, each wait limited by the stall
+    timeout."""
+
+    __slots__ = (
+        "_content",
+        "_response",
+        "_stall_timeout",
+        "_watch",
+        "retry_after",
+        "server",
+        "status",
+    )
+
+    def __init__(self, response: aiohttp.ClientResponse, stall_timeout: float | None) -> None:
+        self._response = response
+        self._content = response.content
+        self._stall_timeout = stall_timeout
+        self._watch = StallWatch(stall_timeout) if stall_timeout is not None else None
+        self.status = response.status
+        headers = response.headers
+        self.server = headers.get("Server")
+        self.retry_after = headers.get("Retry-After")
+
+    def _stalled(self) -> TransportFailure:
+        return TransportFailure(
+            FailureKind.STALLED,
+            f"no byte within {self._stall_timeout:g} seconds",
+            before_response=False,
+            seconds=self._stall_timeout,
+        )
+
+    async def next_chunk(self) -> bytes | None:
+        """The next chunk of the body, None at its end; a stall or a broken connection raises."""
+        watch = self._watch
+        if watch is None:
+            return await self._next_chunk()
+        watch.begin()
+        try:
+            return await self._next_chunk()
+        except asyncio.CancelledError:
+            if watch.claim():
+                raise self._stalled() from None
+            raise
+        finally:
+            watch.end()
+
+    async def _next_chunk(self) -> bytes | None:
+        import aiohttp
+
+        try:
+            chunk = await self._content.readany()
+        except (aiohttp.ClientError, RuntimeError) as error:
+            # RuntimeError: aiohttp's "Connection closed." when the session closed under it
+            failure = _failure(
+                error, before_response=False, seconds=self._stall_timeout, stream=True
+            )
+        else:
+            return chunk or None
+        raise failure  # outside the except block: no aiohttp exception as its context
+
+    async def read_body(self, limit: int = ERROR_BODY_LIMIT) -> bytes:
+        """Up to `limit` bytes of the body (for the text of an error answer)."""
+        parts: list[bytes] = []
+        size = 0
+        while size < limit:
+            chunk = await self.next_chunk()
+            if chunk is None:
+                break
+            parts.append(chunk)
+            size += len(chunk)
+        return b"".join(parts)[:limit]
+
+    async def drain(self, grace: float) -> bool:
+        """Read what is left of the body for at most `grace` seconds; True if it ended (the
+        connection then goes back to the pool)."""
+        import aiohttp
+
+        try:
+            async with asyncio.timeout(grace):
+                while await self._content.readany():
+                    pass
+        except (TimeoutError, aiohttp.ClientError):
+            return False
+        return True
+
+    async def aclose(self) -> None:
+        """Give the connection back (closed unless the body was read to its end)."""
+        if self._watch is not None:
+            self._watch.stop()
+        self._response.release()
+
+
+class AiohttpTransport:
+    """Sends requests through an aiohttp session of its own, created on first use."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float | None,
+        stall_timeout: float | None,
+        connect_timeout: float | None,
+        pool_size: int = POOL_SIZE,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._timeout = timeout
+        self._stall_timeout = stall_timeout
+        self._connect_timeout = connect_timeout
+        self._pool_size = pool_size
+        self._session: aiohttp.ClientSession | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._proxy: str | None = None
+        self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """The event loop the connections belong to (of the last request)."""
+        self._guard: AsyncGenerator[None, None] | None = None
+        """Suspended in `_loop` until it shuts down, then closes the pool there."""
+
+    @property
+    def busy_connections(self) -> int:
+        """How many connections of the pool requests and open streams hold right now."""
+        slots = self._slots
+        return 0 if slots is None else self._pool_size - slots._value
+
+    async def _http(self) -> tuple[aiohttp.ClientSession, asyncio.Semaphore]:
+        if self._closed:
+            raise RuntimeError("the transport is closed")
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            await self._follow(loop)
+        if self._guard is None:
+            guard = self._close_pool_when_loop_ends(loop)
+            await anext(guard)  # started, so the loop's shutdown closes it
+            self._guard = guard
+        session, slots = self._session, self._slots
+        if session is None or slots is None:
+            import aiohttp
+
+            https = self._base_url.startswith("https:")
+            connector = aiohttp.TCPConnector(
+                limit=0,
+                keepalive_timeout=KEEPALIVE_SECONDS,
+                ssl=_ssl_context() if https else True,
+            )
+            session = self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(
+                    total=None, sock_connect=self._connect_timeout, sock_read=None
+                ),
+                read_bufsize=READ_BUFFER,
+                skip_auto_headers=("Content-Type",),  # only requests with a body have one
+            )
+            slots = self._slots = asyncio.Semaphore(self._pool_size)
+            self._proxy = _proxy_for(self._base_url)
+        return session, slots
+
+    async def _follow(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Move to `loop`, leaving the previous loop's pool behind if that loop is gone."""
+        previous = self._loop
+        if previous is not None and self._session is not None:
+            if not previous.is_closed():
+                raise pool_of_open_loop()
+            _log.debug("the event loop of the connection pool was closed; opening a new pool")
+            self._session, self._slots = None, None
+        guard, self._guard = self._guard, None
+        if guard is not None:
+            await guard.aclose()
+        self._loop = loop
+
+    async def _close_pool_when_loop_ends(
+        self, loop: asyncio.AbstractEventLoop
+    ) -> AsyncGenerator[None, None]:
+        """Wait, suspended, until `loop` shuts down its async generators; then close the pool."""
+        try:
+            yield
+        finally:
+            if asyncio.get_running_loop() is loop and self._loop is loop:
+                session, self._session, self._slots = self._session, None, None
+                self._guard = None
+                if session is not None:
+                    await session.close()
+
+    async def _hold_connection(self, slots: asyncio.Semaphore) -> None:
+        """Take a connection slot, waiting at most the request timeout for one to become free."""
+        if not slots.locked():
+            await slots.acquire()  # free: returns at once
+            return
+        try:
+            async with asyncio.timeout(self._timeout):
+                await slots.acquire()
+        except TimeoutError:
+            failure = TransportFailure(
+                FailureKind.POOL_EXHAUSTED,
+                "PoolTimeout",
+                before_response=True,
+                seconds=self._timeout,
+                cause=TransportCause("PoolTimeout", ""),
+                pool_size=self._pool_size,
+            )
+        else:
+            return
+        raise failure
+
+    async def send(self, request: Request, headers: dict[str, str]) -> Response:
+        """Send `request` and read its whole answer within the request timeout (counted from
+        the moment the request holds a connection)."""
+        import aiohttp
+
+        session, slots = await self._http()
+        await self._hold_connection(slots)
+        answered = False
+        try:
+            async with asyncio.timeout(self._timeout):
+                async with session.request(
+                    request.method,
+                    self._base_url + request.path,
+                    data=request.body,
+                    headers=headers,
+                    allow_redirects=False,
+                    proxy=self._proxy,
+                ) as response:
+                    answered = True
+                    body = await response.read()
+                    response_headers = response.headers
+                    return Response(
+                        response.status,
+                        response_headers.get("Server"),
+                        response_headers.get("Retry-After"),
+                        body,
+                    )
+        except aiohttp.ClientError as error:
+            failure = _failure(
+                error, before_response=not answered, seconds=self._timeout, stream=False
+            )
+        except TimeoutError:
+            limit = self._timeout if self._timeout is not None else 0.0
+            failure = TransportFailure(
+                FailureKind.TIMEOUT,
+                f"no complete answer within {limit:g} seconds",
+                before_response=not answered,
+                seconds=self._timeout,
+            )
+        finally:
+            slots.release()
+        raise failure  # outside the except blocks: no aiohttp exception as its context
+
+    @asynccontextmanager
+    async def stream(
+        self, request: Request, headers: dict[str, str]
+    ) -> AsyncIterator[AiohttpStream]:
+        """Send `request` and yield its answer for reading chunk by chunk; closes it on exit.
+
+        Waiting for the status line counts against the stall timeout (from the moment the
+        request holds a connection).
+        """
+        import aiohttp
+
+        session, slots = await self._http()
+        await self._hold_connection(slots)
+        try:
+            failure: TransportFailure | None = None
+            try:
+                async with asyncio.timeout(self._stall_timeout):
+                    response = await session.request(
+                        request.method,
+                        self._base_url + request.path,
+                        data=request.body,
+                        headers=headers,
+                        allow_redirects=False,
+                        proxy=self._proxy,
+                    )
+            except aiohttp.ClientError as error:
+                failure = _failure(
+                    error, before_response=True, seconds=self._stall_timeout, stream=True
+                )
+            except TimeoutError:
+                limit = self._stall_timeout if self._stall_timeout is not None else 0.0
+                failure = TransportFailure(
+                    FailureKind.STALLED,
+                    f"no answer within {limit:g} seconds",
+                    before_response=True,
+                    seconds=self._stall_timeout,
+                )
+            if failure is not None:
+                raise failure  # outside the except blocks: no aiohttp exception as its context
+            answer = AiohttpStream(response, self._stall_timeout)
+            try:
+                yield answer
+            finally:
+                await answer.aclose()
+        finally:
+            slots.release()
+
+    async def aclose(self) -> None:
+        """Close the session and its connections."""
+        loop = self._loop
+        open_elsewhere = (
+            loop is not None and loop is not asyncio.get_running_loop() and not loop.is_closed()
+        )
+        if open_elsewhere and self._session is not None:
+            raise closed_in_other_loop()
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and (loop is None or not loop.is_closed()):
+            await session.close()
+        guard, self._guard = self._guard, None
+        if guard is not None:
+            await guard.aclose()
+
+
+__all__ = ["AiohttpStream", "AiohttpTransport"]

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from bench import eventql, memory, observe, read, rehydrate, report, write
+from bench import command, eventql, memory, observe, read, rehydrate, report, write
 from bench.harness import RESULTS_DIR, Measurement, Settings, log, machine_facts
 from bench.official import OFFICIAL_VERSION, OfficialClientUnavailable, ensure_official_python
 from bench.proposals import PATCHES, PATCHES_VARIABLE
@@ -37,6 +37,7 @@ STAGES: Final[dict[str, Callable[[Settings], list[Measurement]]]] = {
     "rehydrate": rehydrate.run,
     "eventql": eventql.run,
     "memory": memory.run,
+    "command": command.run,
 }
 
 

@@ -113,6 +113,28 @@ async def write(params: dict[str, Any], session: Session) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started, "events": batch * calls}
 
 
+async def command(params: dict[str, Any], session: Session) -> dict[str, Any]:
+    """`count` commands on an aggregate of 10 events: read its events, fold the balance, write
+    one event guarded by `IsSubjectOnEventId` (what `bench.command` measures)."""
+    client = await session.client(params["base_url"])
+    subject, count = params["subject"], params["count"]
+    history = 10
+    await client.write_events([candidate(subject, sequence) for sequence in range(history)])
+    options = esdb.ReadEventsOptions(recursive=False)
+    balance = 0
+    started = time.perf_counter()
+    for sequence in range(history, history + count):
+        balance, last = 0, None
+        async for event in client.read_events(subject, options):
+            balance += event.data["amount"]
+            last = event.event_id
+        await client.write_events(
+            [candidate(subject, sequence)], [esdb.IsSubjectOnEventId(subject, last)]
+        )
+        balance += event_data(sequence)["amount"]
+    return {"seconds": time.perf_counter() - started, "count": count, "balance": balance}
+
+
 async def observe(params: dict[str, Any], session: Session) -> dict[str, Any]:
     client = await session.client(params["base_url"])
     subject, count = params["subject"], params["count"]
@@ -228,7 +250,14 @@ async def memory(params: dict[str, Any], session: Session) -> dict[str, Any]:
     }
 
 
-OPERATIONS = {"read": read, "write": write, "observe": observe, "query": query, "memory": memory}
+OPERATIONS = {
+    "read": read,
+    "write": write,
+    "observe": observe,
+    "query": query,
+    "memory": memory,
+    "command": command,
+}
 
 
 async def run(name: str, params: dict[str, Any], session: Session) -> dict[str, Any]:

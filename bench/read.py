@@ -15,9 +15,10 @@ import time
 from collections.abc import Iterator
 from typing import Any, Final
 
-from bench import raw
+from bench import plain, raw
 from bench.harness import (
     API_TOKEN,
+    OFFICIAL,
     OURS,
     RAW,
     Contender,
@@ -34,6 +35,8 @@ from bench.harness import (
 )
 from bench.session import IN_PROCESS, Params, Result, Session, operation
 
+PLAIN: Final = "plain"
+"""The plain loop (`bench.plain`): aiohttp chunks split on newlines, orjson, no objects."""
 ONE: Final = "/bench/read/one"
 MANY: Final = "/bench/read/many"
 WARM_UP: Final = "/bench/read/warm-up"
@@ -68,6 +71,10 @@ async def read_operation(params: Params, session: Session) -> Result:
     started = time.perf_counter()
     if params["kind"] == OURS:
         count = await read_ours(session, base_url, subject, recursive)
+    elif params["kind"] == PLAIN:
+        count = await plain.read_events(
+            session.plain(), session.url(base_url), API_TOKEN, subject, recursive=recursive
+        )
     else:
         count = await raw.read_events(
             session.raw(base_url), session.url(base_url), API_TOKEN, subject, recursive=recursive
@@ -123,6 +130,9 @@ def _measure(
     return samples["rate"]
 
 
+RATIOS: Final = ((OURS, RAW), (OURS, PLAIN), (OURS, OFFICIAL))
+
+
 def run(settings: Settings) -> list[Measurement]:
     count = settings.size(100_000, 10_000)
     subjects = settings.size(1_000, 100)
@@ -138,6 +148,7 @@ def run(settings: Settings) -> list[Measurement]:
             "read",
         )
         with contenders(settings) as group:
+            group.insert(2, Contender(PLAIN, group[0].worker, PLAIN))
             log(f"read: {count:,} events on one subject, {settings.repetitions} repetitions")
             one = _measure(group, settings, emulator.base_url, (ONE, False, count), WARM_UP)
             measurements.append(
@@ -148,6 +159,7 @@ def run(settings: Settings) -> list[Measurement]:
                     unit="events/s",
                     higher_is_better=True,
                     samples=one,
+                    ratios_of=RATIOS,
                 )
             )
             log(f"read: {count:,} events over {subjects:,} subjects, recursively")
@@ -160,6 +172,7 @@ def run(settings: Settings) -> list[Measurement]:
                     unit="events/s",
                     higher_is_better=True,
                     samples=many,
+                    ratios_of=RATIOS,
                     notes="the emulator scans its whole store for a recursive read",
                 )
             )

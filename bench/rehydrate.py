@@ -109,7 +109,8 @@ def save_sizes(count: int, snapshots: bool) -> list[int]:
 # --- worker side -----------------------------------------------------------------------------
 
 
-def _store(session: Session, base_url: str) -> EventStore:
+def store(session: Session, base_url: str) -> EventStore:
+    """A typed store of the benchmark's events over our client of `base_url`."""
     return EventStore(session.ours(base_url), source=SOURCE, registry=REGISTRY)
 
 
@@ -119,7 +120,7 @@ async def seed_operation(params: Params, session: Session) -> Result:
     subject: str = params["subject"]
     count: int = params["count"]
     snapshots: bool = params["snapshots"]
-    repository = Repository(_store(session, params["base_url"]))
+    repository = Repository(store(session, params["base_url"]))
     ledger: Ledger = (SnapshottingLedger if snapshots else Ledger).new(subject)
     sequence = 0
     for size in save_sizes(count, snapshots):
@@ -138,12 +139,12 @@ async def rehydrate_operation(params: Params, session: Session) -> Result:
     base_url: str = params["base_url"]
     subject: str = params["subject"]
     kind: str = params["kind"]
-    store = _store(session, base_url)
+    typed = store(session, base_url)
     client = session.ours(base_url)
     started = time.perf_counter()
     if kind == "ours":
         aggregate_type = SnapshottingLedger if params["snapshots"] else Ledger
-        ledger = await Repository(store).load(aggregate_type, subject)
+        ledger = await Repository(typed).load(aggregate_type, subject)
         balance, bookings = ledger.balance, ledger.bookings
     elif kind == "read_events":
         balance, bookings = 0, 0

@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import httpx
 
-from bench import raw
+from bench import plain, raw
 from bench.harness import API_TOKEN
 
 if TYPE_CHECKING:
+    import aiohttp
+
     from eventsourcingdb import Client
     from eventsourcingdb.emulator import Emulator
 
@@ -48,6 +50,7 @@ class Session:
     def __init__(self) -> None:
         self._ours: dict[str, Client] = {}
         self._raw: dict[str, httpx.AsyncClient] = {}
+        self._plain: aiohttp.ClientSession | None = None
         self.emulator: Emulator | None = None
 
     def start_in_process(self) -> str:
@@ -91,7 +94,15 @@ class Session:
             self._raw[base_url] = http
         return http
 
+    def plain(self) -> aiohttp.ClientSession:
+        """The aiohttp session of the plain loops (`bench.plain`), created on first use."""
+        if self._plain is None:
+            self._plain = plain.new_session()
+        return self._plain
+
     async def aclose(self) -> None:
+        if self._plain is not None:
+            await self._plain.close()
         for client in self._ours.values():
             await client.aclose()
         for http in self._raw.values():

@@ -27,6 +27,7 @@ MODULES: Final = (
     "bench.rehydrate",
     "bench.eventql",
     "bench.memory",
+    "bench.command",
     "bench.profiling",
 )
 

@@ -25,7 +25,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from bench import command, eventql, memory, observe, read, rehydrate, report, write
+from bench import (
+    command,
+    eventql,
+    memory,
+    observe,
+    read,
+    rehydrate,
+    report,
+    server,
+    startup,
+    write,
+)
 from bench.harness import RESULTS_DIR, Measurement, Settings, log, machine_facts
 from bench.official import OFFICIAL_VERSION, OfficialClientUnavailable, ensure_official_python
 from bench.proposals import PATCHES, PATCHES_VARIABLE
@@ -38,6 +49,8 @@ STAGES: Final[dict[str, Callable[[Settings], list[Measurement]]]] = {
     "eventql": eventql.run,
     "memory": memory.run,
     "command": command.run,
+    "startup": startup.run,
+    "server": server.run,
 }
 
 

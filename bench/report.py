@@ -114,6 +114,7 @@ def headline(run: Run) -> list[tuple[str, float, float | None]]:
         "observe.end-to-end-p50",
         "eventql.project",
         "command.update",
+        "startup.import",
     ):
         found = find(run, measurement_id)
         if found is not None:
@@ -250,6 +251,8 @@ def markdown(run: Run, chart: str) -> str:
         ("rehydrate", "Typed rehydration"),
         ("eventql", "EventQL"),
         ("command", "Commands"),
+        ("startup", "Cold start"),
+        ("server", "The emulator as a server"),
         ("memory", "Memory"),
     ):
         found = measurements(run, group)

@@ -28,6 +28,7 @@ MODULES: Final = (
     "bench.eventql",
     "bench.memory",
     "bench.command",
+    "bench.server",
     "bench.profiling",
 )
 

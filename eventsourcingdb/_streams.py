@@ -29,16 +29,23 @@ loop ends cleanly
 Without a concurrent consumer, `aclose()` closes the native generator directly; `break` and
 garbage collection release the connection as for any async generator (the event loop's
 finaliser closes the native one once the `Stream` is gone).
+
+`converted(stream, convert)` is the same kind of stream over the values of another one, each
+passed through `convert`: the typed layer's reads, observations and queries, which thereby end
+the same way. It converts whole batches, and when `convert` raises, the values converted before
+the failing one are still handed out first.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from types import TracebackType
-from typing import Any, TypeVar, overload
+from typing import Any, Final, TypeVar, cast, overload
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 _RUNNING = "asynchronous generator is already running"
 
@@ -205,4 +212,74 @@ class Stream(AsyncGenerator[T, None]):
         return f"<{type(self).__name__} of {self._inner!r}>"
 
 
-__all__ = ["Stream"]
+class Skip:
+    """The type of `SKIP`."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "SKIP"
+
+
+SKIP: Final = Skip()
+"""What a `convert` of `converted(..., skips=True)` returns for a value to leave out."""
+
+
+async def _batches_of(source: AsyncGenerator[T, None]) -> AsyncGenerator[list[T], None]:
+    """The values of `source` in batches: a `Stream`'s own (what it has not handed out yet,
+    then those of its native generator), or one value at a time for any other generator."""
+    if isinstance(source, Stream):
+        rest = source._batch[source._index :]
+        source._batch, source._index = [], 0
+        if rest:
+            yield rest
+        async for batch in source._inner:
+            yield batch
+    else:
+        async for value in source:
+            yield [value]
+
+
+def _convert(
+    batch: list[T], convert: Callable[[T], U | Skip], skips: bool
+) -> tuple[list[U], Exception | None]:
+    """The converted values of `batch` up to the first that fails, and that failure."""
+    try:
+        converted = [convert(value) for value in batch]
+    except Exception:  # find out which one failed, and keep those before it
+        converted = []
+        for value in batch:
+            try:
+                converted.append(convert(value))
+            except Exception as error:
+                kept = [item for item in converted if item is not SKIP] if skips else converted
+                return cast(list[U], kept), error
+    if skips:
+        converted = [item for item in converted if item is not SKIP]
+    return cast(list[U], converted), None
+
+
+async def _converted_batches(
+    source: AsyncGenerator[T, None], convert: Callable[[T], U | Skip], skips: bool
+) -> AsyncGenerator[list[U], None]:
+    try:
+        async with aclosing(_batches_of(source)) as batches:
+            async for batch in batches:
+                values, failure = _convert(batch, convert, skips)
+                if values:
+                    yield values
+                if failure is not None:
+                    raise failure
+    finally:
+        await source.aclose()
+
+
+def converted(
+    source: AsyncGenerator[T, None], convert: Callable[[T], U | Skip], *, skips: bool = False
+) -> Stream[U]:
+    """A `Stream` of `convert(value)` for each value of `source`; with `skips=True`, values
+    converted to `SKIP` are left out. Closing it closes `source`."""
+    return Stream(_converted_batches(source, convert, skips))
+
+
+__all__ = ["SKIP", "Skip", "Stream", "converted"]

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from eventsourcingdb._streams import SKIP, Skip, converted
 from eventsourcingdb._validation import check_source
 from eventsourcingdb.errors import (
     InvalidArgumentError,
@@ -281,15 +283,28 @@ class EventStore:
         self._verify(event, verification)
         return decode_event(self._registry, event)
 
-    def _decode_or_not(
-        self, event: Event, on_unknown: OnUnknown, verification: Verification | None
-    ) -> RecordedEvent[BaseModel] | Event | None:
-        if on_unknown is not OnUnknown.RAISE and not self._registry.knows(event.type):
-            if on_unknown is OnUnknown.SKIP:
-                return None
-            self._verify(event, verification)
-            return event
-        return self.decode(event, verification=verification)
+    def _decoder(
+        self, on_unknown: OnUnknown, verification: Verification | None
+    ) -> Callable[[Event], RecordedEvent[BaseModel] | Event | Skip]:
+        """What each event of a typed stream becomes: a `RecordedEvent`, the raw `Event` (an
+        undeclared type with `OnUnknown.YIELD_RAW`), or `SKIP` (one with `OnUnknown.SKIP`)."""
+        on_unknown = _checked_on_unknown(on_unknown)
+        if verification is not None:
+            _checked_verification(verification, self._verification_key)
+        checks = self._verification if verification is None else verification
+        registry = self._registry
+        if on_unknown is OnUnknown.RAISE and checks is Verification.NONE:
+            return partial(decode_event, registry)  # the common case, one call per event
+
+        def decode(event: Event) -> RecordedEvent[BaseModel] | Event | Skip:
+            if on_unknown is not OnUnknown.RAISE and not registry.knows(event.type):
+                if on_unknown is OnUnknown.SKIP:
+                    return SKIP
+                self._verify(event, verification)
+                return event
+            return self.decode(event, verification=verification)
+
+        return decode
 
     @overload
     def read(
@@ -311,7 +326,7 @@ class EventStore:
         verification: Verification | None = None,
     ) -> AsyncGenerator[RecordedEvent[BaseModel] | Event, None]: ...
 
-    async def read(
+    def read(
         self,
         subject: str,
         options: ReadEventsOptions | None = None,
@@ -322,22 +337,14 @@ class EventStore:
         """The events of `subject` (with `options`: nested subjects, order, bounds, a start).
 
         Yields `RecordedEvent`s; an event of an undeclared type raises `UnknownEventTypeError`,
-        or with `on_unknown` is yielded as the raw `Event` or skipped.
+        or with `on_unknown` is yielded as the raw `Event` or skipped. Ends like the client's
+        streams: `aclose()`, also from another task while a loop waits in it, ends that loop
+        cleanly and releases the connection.
         """
-        on_unknown = _checked_on_unknown(on_unknown)
+        decode = self._decoder(on_unknown, verification)
         chosen = ReadEventsOptions() if options is None else options
-        checks = self._verification if verification is None else verification
-        async with aclosing(self._client.read_events(subject=subject, options=chosen)) as stream:
-            if on_unknown is OnUnknown.RAISE and checks is Verification.NONE:
-                # the common case, and what `_decode_or_not` does for it, one call per event
-                registry = self._registry
-                async for event in stream:
-                    yield decode_event(registry, event)
-                return
-            async for event in stream:
-                decoded = self._decode_or_not(event, on_unknown, verification)
-                if decoded is not None:
-                    yield decoded
+        events = self._client.read_events(subject=subject, options=chosen)
+        return converted(events, decode, skips=on_unknown is OnUnknown.SKIP)
 
     @overload
     def observe(
@@ -359,7 +366,7 @@ class EventStore:
         verification: Verification | None = None,
     ) -> AsyncGenerator[RecordedEvent[BaseModel] | Event, None]: ...
 
-    async def observe(
+    def observe(
         self,
         subject: str,
         options: ObserveEventsOptions | None = None,
@@ -369,15 +376,13 @@ class EventStore:
     ) -> AsyncGenerator[RecordedEvent[BaseModel] | Event, None]:
         """The stored events of `subject`, then each new one as it is written; never ends.
 
-        Typed like `read`; close the iterator (or break out of the loop) to stop observing.
+        Typed like `read`; close it (`aclose()`, also from another task, or `break` out of the
+        loop) to stop observing.
         """
-        on_unknown = _checked_on_unknown(on_unknown)
+        decode = self._decoder(on_unknown, verification)
         chosen = ObserveEventsOptions() if options is None else options
-        async with aclosing(self._client.observe_events(subject=subject, options=chosen)) as stream:
-            async for event in stream:
-                decoded = self._decode_or_not(event, on_unknown, verification)
-                if decoded is not None:
-                    yield decoded
+        events = self._client.observe_events(subject=subject, options=chosen)
+        return converted(events, decode, skips=on_unknown is OnUnknown.SKIP)
 
     # --- querying ----------------------------------------------------------------------------
 
@@ -412,7 +417,7 @@ class EventStore:
         parameters: Mapping[str, object] | None = None,
     ) -> AsyncGenerator[R, None]: ...
 
-    async def query(
+    def query(
         self,
         eventql: str,
         *,
@@ -428,25 +433,19 @@ class EventStore:
         whole events (`PROJECT INTO e`): those are decoded like `read` decodes. `parameters`
         binds values to the query's `$name` placeholders, as `Client.run_eventql_query` does.
         """
-        on_unknown = _checked_on_unknown(on_unknown)
         if row_type is RecordedEvent:
-            async with aclosing(
-                self._client.run_eventql_query(query=eventql, parameters=parameters)
-            ) as rows:
-                async for row in rows:
-                    decoded = self._decode_or_not(_row_event(row), on_unknown, verification)
-                    if decoded is not None:
-                        yield decoded
-            return
+            decode = self._decoder(on_unknown, verification)
+            rows = self._client.run_eventql_query(query=eventql, parameters=parameters)
+            return converted(
+                rows, lambda row: decode(_row_event(row)), skips=on_unknown is OnUnknown.SKIP
+            )
+        _checked_on_unknown(on_unknown)
         adapter: TypeAdapter[Any] = (
             row_type if isinstance(row_type, TypeAdapter) else TypeAdapter(row_type)
         )
         described = _describe_row_type(row_type)
-        async with aclosing(
-            self._client.run_eventql_query(query=eventql, parameters=parameters)
-        ) as rows:
-            async for row in rows:
-                yield _validate_row(adapter, row, eventql, described)
+        rows = self._client.run_eventql_query(query=eventql, parameters=parameters)
+        return converted(rows, partial(_validate_row, adapter, query=eventql, row_type=described))
 
 
 def _checked_on_unknown(on_unknown: object) -> OnUnknown:
@@ -473,13 +472,13 @@ def _row_event(row: object) -> Event:
         ) from None
 
 
-def _validate_row(adapter: TypeAdapter[Any], row: object, eventql: str, row_type: str) -> Any:
+def _validate_row(adapter: TypeAdapter[Any], row: object, *, query: str, row_type: str) -> Any:
     try:
         return adapter.validate_json(json.dumps(row, ensure_ascii=False))
     except ValidationError as error:
         raise RowDecodingError(
-            f"a row of the query {eventql!r} does not validate as {row_type}: {error}",
-            query=eventql,
+            f"a row of the query {query!r} does not validate as {row_type}: {error}",
+            query=query,
             row_type=row_type,
         ) from error
 

@@ -41,7 +41,6 @@ from eventsourcingdb.emulator.options import ApiVersion, ServerOptions
 from eventsourcingdb.emulator.records import (
     PreconditionFailedError,
     PreconditionQueryError,
-    QueryPrecondition,
     RangeUnsatisfiableError,
     SchemaAlreadyRegisteredError,
     SchemaMismatchError,
@@ -286,10 +285,7 @@ class Handler:
     async def _write_events(self, request: Request, call: _Call) -> Response:
         candidates, preconditions = call.reader.write_request(self._body(request, call))
         try:
-            if any(isinstance(check, QueryPrecondition) for check in preconditions):
-                written = await asyncio.to_thread(self._store.write, candidates, preconditions)
-            else:
-                written = self._store.write(candidates, preconditions)
+            written = await self._store.write_async(candidates, preconditions)
         except PreconditionFailedError as failed:
             raise Refusal(
                 409,

@@ -57,6 +57,24 @@ def check_subject(value: object, what: str = "subject") -> str:
     return subject
 
 
+def check_written_subject(value: object, what: str = "subject") -> str:
+    """A subject events are written to (or an aggregate lives at): as `check_subject`, without a
+    trailing slash.
+
+    The server reads `/books/42/` and `/books/42` as one subject, but stores an event's subject
+    as written; a second spelling would follow its events everywhere (EventQL comparisons,
+    `e.subject`, projections keyed by subject). Reads and preconditions accept the slash.
+    """
+    subject = check_subject(value, what)
+    if len(subject) > 1 and subject.endswith("/"):
+        raise InvalidArgumentError(
+            f"{what} {_describe(subject)} ends with '/': write {subject.rstrip('/')!r}. The "
+            "server reads both as one subject but stores an event's subject as written, so its "
+            "events would carry a second spelling of it"
+        )
+    return subject
+
+
 def check_event_type(value: object, what: str = "event type") -> str:
     """An event type in reverse-domain form, e.g. `io.eventsourcingdb.library.book-acquired`."""
     event_type = check_str(value, what, ErrorCode.EVENT_TYPE_MALFORMED)

@@ -34,9 +34,9 @@ from eventsourcingdb._validation import (
     check_event_type,
     check_json_object,
     check_source,
-    check_subject,
     check_trace_parent,
     check_trace_state,
+    check_written_subject,
 )
 from eventsourcingdb.errors import (
     ErrorCode,
@@ -87,7 +87,7 @@ class EventCandidate:
 
     def __post_init__(self) -> None:
         check_source(self.source)
-        check_subject(self.subject)
+        check_written_subject(self.subject)
         check_event_type(self.type, "event type")
         check_json_object(self.data, "data")
         if self.trace_parent is not None:

@@ -39,6 +39,8 @@ MAX_EVENT_TYPE_LENGTH: Final = 1024
 """The longest event type the emulator takes, in characters (the real server documents none)."""
 
 _MISSING = object()
+_MAX_EVENT_ID: Final = str(2**64 - 1)
+"""The largest id Go's `strconv.ParseUint(id, 10, 64)` reads; a longer id is malformed."""
 _T = TypeVar("_T")
 
 
@@ -149,10 +151,16 @@ class BodyReader:
         return value
 
     def event_id(self, value: str | None) -> int:
-        """An event id (a non-negative decimal integer), refused when missing or malformed."""
+        """An event id (a decimal integer that fits Go's uint64, as the server parses it),
+        refused when missing or malformed."""
         if value is None:
             raise Refusal(400, m.invalid("event ID", ""), ErrorCode.EVENT_ID_MISSING)
-        if not _wire.EVENT_ID_PATTERN.fullmatch(value):
+        digits = value.lstrip("0")
+        if (
+            not _wire.EVENT_ID_PATTERN.fullmatch(value)
+            or len(digits) > len(_MAX_EVENT_ID)
+            or (len(digits) == len(_MAX_EVENT_ID) and digits > _MAX_EVENT_ID)
+        ):
             raise Refusal(400, m.invalid("event ID", value), ErrorCode.EVENT_ID_MALFORMED)
         return int(value)
 

@@ -632,7 +632,7 @@ def _to_int(value: object) -> object:
     if isinstance(value, str) and _INT_RE.fullmatch(value):
         try:
             return _finite(float(int(value)))
-        except OverflowError:
+        except (OverflowError, ValueError):  # beyond float64, or beyond Python's 4,300 digits
             raise _cannot_convert(value, "INT") from None
     raise _cannot_convert(value, "INT")
 

@@ -9,9 +9,12 @@ from dataclasses import dataclass
 import pytest
 
 from eventsourcingdb.emulator.eventql import (
+    Cancellation,
     EventQLEvaluationError,
     EventQLNotBooleanError,
+    QueryCancelledError,
     evaluate_precondition,
+    evaluator,
     parse,
 )
 from eventsourcingdb.emulator.eventql.functions import parse_datetime_ns
@@ -1039,3 +1042,85 @@ def test_precondition_reads_at_most_two_rows() -> None:
             parse("FROM e IN events WHERE e.id != 'x' PROJECT INTO true"), FakeSource(events)
         )
     assert [event.calls for event in events] == [1, 1] + [0] * 8
+
+
+# -- bounds ------------------------------------------------------------------------------------
+
+
+def _nested_replace(depth: int) -> str:
+    """REPLACE in REPLACE: each level makes the string ten times longer."""
+    text = "'aaaaaaaaaa'"
+    for _ in range(depth):
+        text = f"REPLACE({text}, 'a', 'aaaaaaaaaa')"
+    return text
+
+
+@pytest.mark.timeout(20)
+def test_computed_strings_are_bounded_even_when_folded_at_parse_time(
+    one: FakeSource, empty: FakeSource
+) -> None:
+    # ten levels would be 10**11 characters; parsing computes none of them
+    query = f"FROM e IN events PROJECT INTO {_nested_replace(10)}"
+    assert run(query, empty) == []
+    error = evaluation_error(query, one)
+    assert "more than the 1,048,576 a computed string may have" in error.detail
+    assert error.code == "query-unevaluable"
+    assert len(str(value(_nested_replace(5), one))) == 10**6  # within the bound
+    upper = evaluation_error(
+        f"FROM e IN events PROJECT INTO UPPER(REPLACE({_nested_replace(5)}, 'a', 'ßß'))", one
+    )
+    assert "UPPER would have" not in upper.detail  # REPLACE itself is refused first
+    assert "REPLACE would have 2,000,000 characters" in upper.detail
+
+
+def test_constants_beyond_the_fold_budget_are_computed_per_row(
+    monkeypatch: pytest.MonkeyPatch, library: FakeSource
+) -> None:
+    monkeypatch.setattr(evaluator, "FOLD_BUDGET", 3)
+    rows = run(
+        "FROM e IN events WHERE e.type == REPLACE('io.library.book-x', '-x', '-returned') "
+        "PROJECT INTO [e.id, UPPER('abc'), LEN(REPLACE('aaaa', 'a', 'bb'))]",
+        library,
+    )
+    assert rows == [["2", "ABC", 8]]
+
+
+@pytest.mark.parametrize(
+    ("clauses", "what"),
+    [
+        ("ORDER BY e.id PROJECT INTO e", "ORDER BY"),
+        ("PROJECT INTO COUNT()", "an aggregated projection"),
+        ("GROUP BY e.id PROJECT INTO COUNT()", "an aggregated projection"),
+        ("PROJECT INTO DISTINCT e.id", "DISTINCT"),
+    ],
+)
+def test_rows_held_in_memory_are_bounded(
+    clauses: str, what: str, monkeypatch: pytest.MonkeyPatch, library: FakeSource
+) -> None:
+    monkeypatch.setattr(evaluator, "MAX_HELD_ROWS", 4)
+    error = evaluation_error(f"FROM e IN events {clauses}", library)
+    assert error.detail == f"{what} would hold more than 4 rows in memory; narrow the query " + (
+        "(WHERE, fewer sources)"
+    )
+    monkeypatch.setattr(evaluator, "MAX_HELD_ROWS", 5)
+    assert len(run(f"FROM e IN events {clauses}", library)) >= 1
+
+
+def test_a_cancelled_query_stops_before_its_next_row(library: FakeSource) -> None:
+    cancellation = Cancellation()
+    rows = parse("FROM a IN events FROM b IN events PROJECT INTO [a.id, b.id]").run(
+        library, cancellation
+    )
+    assert next(rows) == ["0", "0"]
+    cancellation.cancel()
+    with pytest.raises(QueryCancelledError):
+        next(rows)
+
+
+def test_a_cancelled_precondition_stops(library: FakeSource) -> None:
+    cancellation = Cancellation()
+    cancellation.cancel()
+    query = parse("FROM e IN (FROM x IN events PROJECT INTO x) PROJECT INTO COUNT() > 1")
+    with pytest.raises(QueryCancelledError):
+        evaluate_precondition(query, library, cancellation)
+    assert evaluate_precondition(query, library) is True

@@ -29,6 +29,7 @@ from eventsourcingdb.aggregates.boundaries import Boundary, BoundaryRead, JsonSc
 from eventsourcingdb.aggregates.decider import Decider, DecisionResult
 from eventsourcingdb.aggregates.errors import (
     AggregateConcurrencyError,
+    AggregateConflict,
     AggregateDefinitionError,
     AggregateNotFoundError,
     MissingHandlerError,
@@ -41,6 +42,7 @@ from eventsourcingdb.aggregates.snapshots import Snapshots
 __all__ = [
     "Aggregate",
     "AggregateConcurrencyError",
+    "AggregateConflict",
     "AggregateDefinitionError",
     "AggregateNotFoundError",
     "Backoff",

@@ -15,16 +15,39 @@ EventSourcingDBError
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from eventsourcingdb.errors import ConcurrencyError, EventSourcingDBError, InvalidArgumentError
 from eventsourcingdb.preconditions import Precondition
 
 __all__ = [
     "AggregateConcurrencyError",
+    "AggregateConflict",
     "AggregateDefinitionError",
     "AggregateNotFoundError",
     "MissingHandlerError",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateConflict:
+    """An aggregate of a save that is no longer at the version it was loaded at."""
+
+    aggregate_type: type[object]
+    subject: str
+    expected_version: str | None
+    """The id of the last event the aggregate had applied (None: it was new)."""
+    actual_version: str | None
+    """The id of the subject's latest event when the repository looked (None: it has none)."""
+
+    def __str__(self) -> str:
+        name = f"{self.aggregate_type.__qualname__} at {self.subject}"
+        if self.expected_version is None:
+            return f"{name} was new, but has events now (up to {self.actual_version!r})"
+        return (
+            f"{name} changed since version {self.expected_version!r} (it is at "
+            f"{self.actual_version!r} now)"
+        )
 
 
 class AggregateDefinitionError(InvalidArgumentError):
@@ -69,8 +92,13 @@ class AggregateConcurrencyError(ConcurrencyError):
 
     A `ConcurrencyError`, chained from the client's, adding what the repository expected:
     `subject`, `expected_version` (the id of the last event it had seen, None for a new
-    aggregate), every precondition it sent (the version guard first), and `failed_precondition`
+    aggregate), every precondition it sent (the version guards first), and `failed_precondition`
     when the server says which one failed. `aggregate_type` is None for a decider.
+
+    A save of several aggregates also names them all in `together`, and in `conflicts` those
+    that another writer had changed when the repository looked after the failure; `subject`
+    and the others then describe the first conflict (the first aggregate if none changed, when
+    one of the additional preconditions failed instead).
     """
 
     def __init__(
@@ -81,14 +109,22 @@ class AggregateConcurrencyError(ConcurrencyError):
         expected_version: str | None,
         preconditions: Sequence[Precondition],
         cause: ConcurrencyError,
+        together: Sequence[tuple[type[object], str]] = (),
+        conflicts: Sequence[AggregateConflict] = (),
+        unattributed: str | None = None,
     ) -> None:
         self.aggregate_type = aggregate_type
         self.subject = subject
         self.expected_version = expected_version
         self.preconditions = tuple(preconditions)
         self.failed_precondition = _failed(self.preconditions, cause.details)
+        self.together = tuple(together)
+        self.conflicts = tuple(conflicts)
+        described = (
+            self._describe_together(cause, unattributed) if self.together else self._describe(cause)
+        )
         super().__init__(
-            self._describe(cause),
+            described,
             status=cause.status,
             code=cause.code,
             description=cause.description,
@@ -126,6 +162,35 @@ class AggregateConcurrencyError(ConcurrencyError):
         return (
             f"{what} was not saved: it changed since version {self.expected_version!r} (someone "
             "wrote first); load it again and decide again"
+        )
+
+    def _describe_together(self, cause: ConcurrencyError, unattributed: str | None) -> str:
+        names = ", ".join(f"{kind.__qualname__} at {subject}" for kind, subject in self.together)
+        what = f"the {len(self.together)} aggregates saved together ({names}) were not saved"
+        if self.conflicts:
+            changed = "; ".join(str(conflict) for conflict in self.conflicts)
+            return f"{what}: {changed}; someone wrote first: load again and decide again"
+        if unattributed is not None:
+            return (
+                f"{what}: one of their {len(self.preconditions)} preconditions does not hold "
+                f"({cause.description or cause.message}), and which one could not be found out "
+                f"({unattributed}); load again and decide again"
+            )
+        extra = len(self.preconditions) - len(self.together)
+        failed = self.failed_precondition
+        if failed is None and not extra:
+            return (
+                f"{what}: one of their version guards does not hold, yet none of them shows a "
+                "change; load again and decide again"
+            )
+        which = (
+            f"the precondition {failed!r}"
+            if failed is not None
+            else f"one of the {extra} additional preconditions"
+        )
+        return (
+            f"{what}: none of them changed, so {which} does not hold; an event it depends on was "
+            "written meanwhile: load again and decide again"
         )
 
 

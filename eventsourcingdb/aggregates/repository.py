@@ -2,9 +2,10 @@
 
 Loading reads the subject through an `EventStore` (typed, upcast) and replays it through the
 aggregate's handlers, from the latest snapshot on when the aggregate takes snapshots. Saving
-writes every pending event in one atomic call guarded by the version it loaded
-(`IsSubjectOnEventId`, or `IsSubjectPristine` for a new aggregate); a lost race is an
-`AggregateConcurrencyError`, and `update`, `execute` and `retrying` decide again on fresh state.
+writes every pending event (of one aggregate, or of several together) in one atomic call guarded
+by the version each was loaded at (`IsSubjectOnEventId`, or `IsSubjectPristine` for a new
+aggregate); a lost race is an `AggregateConcurrencyError` naming the aggregate that changed, and
+`update`, `execute` and `retrying` decide again on fresh state.
 """
 
 from __future__ import annotations
@@ -23,16 +24,18 @@ from eventsourcingdb.aggregates.boundaries import Boundary, BoundaryRead, unchan
 from eventsourcingdb.aggregates.decider import Decider, DecisionResult
 from eventsourcingdb.aggregates.errors import (
     AggregateConcurrencyError,
+    AggregateConflict,
     AggregateDefinitionError,
     AggregateNotFoundError,
 )
 from eventsourcingdb.aggregates.handlers import MissingHandler
 from eventsourcingdb.aggregates.retrying import Backoff, checked_retries, retry_on_conflict
-from eventsourcingdb.errors import ConcurrencyError, InvalidArgumentError
+from eventsourcingdb.errors import ConcurrencyError, EventSourcingDBError, InvalidArgumentError
 from eventsourcingdb.event import Event
 from eventsourcingdb.models import EventStore, OnUnknown, RecordedEvent, UnknownEventTypeError
 from eventsourcingdb.options import (
     IfEventIsMissingDuringRead,
+    Order,
     ReadEventsOptions,
     ReadFromLatestEvent,
 )
@@ -163,48 +166,111 @@ class Repository:
 
     async def save(
         self,
-        aggregate: Aggregate,
-        *,
+        *aggregates: Aggregate,
         preconditions: Sequence[Precondition] = (),
         trace_parent: str | None = None,
         trace_state: str | None = None,
     ) -> list[RecordedEvent[BaseModel]]:
-        """Write the aggregate's pending events in one call, if it is still at its version.
+        """Write the pending events of `aggregates` in one atomic call, if each is still at its
+        version; return them as recorded (snapshots left out), in the order given.
 
-        Also writes a snapshot in the same call when one is due. `preconditions` are added to
-        the version guard (for example a boundary's `unchanged_since`). Nothing pending: nothing
-        is sent and `[]` returned. A violated precondition raises `AggregateConcurrencyError`
-        and leaves the aggregate as it was; load it again to decide again.
+        Each aggregate's version guard is sent (those with nothing pending too: the decision
+        read them), then `preconditions` (for example a boundary's `unchanged_since`). Snapshots
+        that are due are written in the same call. Nothing pending anywhere: nothing is sent
+        and `[]` returned. Either every aggregate is saved (versions move, nothing pending) or
+        none is: a violated precondition raises `AggregateConcurrencyError` naming the
+        aggregate that changed, and leaves all of them as they were; load again to decide again.
         """
-        if not isinstance(aggregate, Aggregate):
-            raise InvalidArgumentError(f"save takes an Aggregate, got {type(aggregate).__name__}")
-        if not aggregate._pending:
+        _check_together(aggregates)
+        if not any(aggregate._pending for aggregate in aggregates):
             return []
-        guard = unchanged(aggregate)
-        sent = [guard, *preconditions]
-        pairs = list(aggregate._pending)
-        count = len(pairs)
-        snapshot = aggregate.take_snapshot() if aggregate._snapshot_due() else None
-        if snapshot is not None:
-            pairs.append((aggregate.subject, snapshot))
+        sent = [*(unchanged(aggregate) for aggregate in aggregates), *preconditions]
+        pairs: list[tuple[str, BaseModel]] = []
+        plan: list[tuple[Aggregate, int, bool]] = []
+        for aggregate in aggregates:
+            if not aggregate._pending:
+                continue
+            pairs += aggregate._pending
+            snapshot = aggregate.take_snapshot() if aggregate._snapshot_due() else None
+            if snapshot is not None:
+                pairs.append((aggregate.subject, snapshot))
+            plan.append((aggregate, len(aggregate._pending), snapshot is not None))
         try:
             written = await self._store.append_many(
                 pairs, preconditions=sent, trace_parent=trace_parent, trace_state=trace_state
             )
         except ConcurrencyError as error:
-            raise AggregateConcurrencyError(
-                aggregate_type=type(aggregate),
-                subject=aggregate.subject,
-                expected_version=aggregate.version,
+            raise await self._conflict(aggregates, sent, error) from error
+        recorded: list[RecordedEvent[BaseModel]] = []
+        position = 0
+        for aggregate, count, snapshot_written in plan:
+            part = written[position : position + count + snapshot_written]
+            position += len(part)
+            aggregate._saved(part[-1].event_id, snapshot_written=snapshot_written)
+            recorded += part[:count]
+            if snapshot_written:
+                _logger.debug(
+                    "wrote a snapshot of %s at %s", type(aggregate).__qualname__, aggregate.subject
+                )
+        return recorded
+
+    async def _conflict(
+        self, aggregates: Sequence[Aggregate], sent: Sequence[Precondition], cause: ConcurrencyError
+    ) -> AggregateConcurrencyError:
+        """The error of a save that lost a race, naming the aggregate that changed.
+
+        The server says that a precondition failed, not (reliably) which; so after a failed
+        save of several aggregates, each subject's latest event id is read again. Events are
+        never removed, so an aggregate still at its version did not cause the failure; one
+        that moved did, or was changed right after it.
+        """
+        first = aggregates[0]
+        if len(aggregates) == 1:
+            return AggregateConcurrencyError(
+                aggregate_type=type(first),
+                subject=first.subject,
+                expected_version=first.version,
                 preconditions=sent,
-                cause=error,
-            ) from error
-        aggregate._saved(written[-1].event_id, snapshot_written=snapshot is not None)
-        if snapshot is not None:
-            _logger.debug(
-                "wrote a snapshot of %s at %s", type(aggregate).__qualname__, aggregate.subject
+                cause=cause,
             )
-        return written[:count]
+        conflicts: list[AggregateConflict] = []
+        unattributed: str | None = None
+        try:
+            for aggregate in aggregates:
+                latest = await self._latest_event_id(aggregate)
+                if latest != aggregate.version:
+                    conflicts.append(
+                        AggregateConflict(
+                            aggregate_type=type(aggregate),
+                            subject=aggregate.subject,
+                            expected_version=aggregate.version,
+                            actual_version=latest,
+                        )
+                    )
+        except EventSourcingDBError as error:
+            conflicts = []
+            unattributed = f"reading the subjects again failed: {error.message}"
+        named = conflicts[0] if conflicts else None
+        return AggregateConcurrencyError(
+            aggregate_type=type(first) if named is None else named.aggregate_type,
+            subject=first.subject if named is None else named.subject,
+            expected_version=first.version if named is None else named.expected_version,
+            preconditions=sent,
+            cause=cause,
+            together=[(type(aggregate), aggregate.subject) for aggregate in aggregates],
+            conflicts=conflicts,
+            unattributed=unattributed,
+        )
+
+    async def _latest_event_id(self, aggregate: Aggregate) -> str | None:
+        """The id of the latest event of the aggregate's subject (its tree, if recursive)."""
+        options = ReadEventsOptions(
+            recursive=type(aggregate)._spec.recursive, order=Order.ANTICHRONOLOGICAL
+        )
+        async with aclosing(self._store.client.read_events(aggregate.subject, options)) as events:
+            async for event in events:
+                return event.event_id
+        return None
 
     # --- deciding again after a conflict -----------------------------------------------------
 
@@ -339,6 +405,46 @@ class Repository:
             events=events,
             precondition=boundary.unchanged_since(last, registry),
         )
+
+
+def _within(tree: str, subject: str) -> bool:
+    """Whether `subject` is `tree` or nested below it."""
+    root = tree.rstrip("/")
+    return subject == tree or subject.startswith(root + "/")
+
+
+def _check_together(aggregates: Sequence[object]) -> None:
+    """Refuse what one save cannot write consistently: no aggregate, one twice, or two whose
+    subjects overlap (each guard would count the other's events as a change)."""
+    if not aggregates:
+        raise InvalidArgumentError(
+            "save takes the aggregates to save: repository.save(book), or several at once, "
+            "repository.save(order, product)"
+        )
+    for aggregate in aggregates:
+        if not isinstance(aggregate, Aggregate):
+            raise InvalidArgumentError(f"save takes an Aggregate, got {type(aggregate).__name__}")
+    checked = cast(Sequence[Aggregate], aggregates)
+    for index, first in enumerate(checked):
+        for second in checked[index + 1 :]:
+            if first is second:
+                raise InvalidArgumentError(
+                    f"{type(first).__name__} at {first.subject} is passed to save twice"
+                )
+            for one, other in ((first, second), (second, first)):
+                if _within(one.subject, other.subject) and (
+                    one.subject == other.subject or type(one)._spec.recursive
+                ):
+                    raise InvalidArgumentError(
+                        f"{type(one).__name__} at {one.subject} and {type(other).__name__} at "
+                        f"{other.subject} cannot be saved together: "
+                        + (
+                            "they are the same subject (load it once)"
+                            if one.subject == other.subject
+                            else f"{type(one).__name__} spans the subject tree of "
+                            f"{other.subject}, so the events of one would change the other"
+                        )
+                    )
 
 
 def _unknown(event: Event) -> UnknownEventTypeError:

@@ -22,7 +22,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from eventsourcingdb import _wire
-from eventsourcingdb._extras import import_extra
 from eventsourcingdb.errors import ContainerError, InvalidArgumentError
 
 if TYPE_CHECKING:
@@ -189,11 +188,11 @@ class Container:
         self._port = port
         return self
 
-    def with_api_token(self, token: str) -> Self:
+    def with_api_token(self, api_token: str) -> Self:
         """Start the server with this API token (default `secret`)."""
-        if not isinstance(token, str) or not token:
+        if not isinstance(api_token, str) or not api_token:
             raise InvalidArgumentError("api token must be a non-empty string")
-        self._api_token = token
+        self._api_token = api_token
         return self
 
     def with_signing_key(self, key: Ed25519PrivateKey | None = None) -> Self:
@@ -201,11 +200,11 @@ class Container:
         self._signing_key = key if key is not None else Ed25519PrivateKey.generate()
         return self
 
-    def with_startup_timeout(self, timeout: float) -> Self:
-        """How long `start()` waits for the server to answer its ping, in seconds (default 20)."""
-        if not isinstance(timeout, int | float) or timeout <= 0:
-            raise InvalidArgumentError(f"startup timeout must be positive, got {timeout!r}")
-        self._startup_timeout = float(timeout)
+    def with_startup_timeout(self, seconds: float) -> Self:
+        """How long `start()` waits for the server to answer its ping (default 20 seconds)."""
+        if not isinstance(seconds, int | float) or seconds <= 0:
+            raise InvalidArgumentError(f"startup timeout must be positive, got {seconds!r}")
+        self._startup_timeout = float(seconds)
         return self
 
     # --- life cycle -------------------------------------------------------------------------
@@ -230,12 +229,8 @@ class Container:
         return self
 
     def _create(self) -> Any:
-        feature = "Container (the real server's Docker image)"
-        docker = import_extra("docker", extra="container", feature=feature)
-        testcontainers = import_extra(
-            "testcontainers.core.container", extra="container", feature=feature
-        )
-        DockerContainer = testcontainers.DockerContainer
+        import docker
+        from testcontainers.core.container import DockerContainer
 
         problem = docker_engine_problem(os.environ.get("DOCKER_HOST"))
         if problem is None:

@@ -1,8 +1,8 @@
 """pytest fixtures that hand every test an EventSourcingDB server and a connected client.
 
 Installed with the package (entry point `pytest11`), so the fixtures are there in any test suite:
-`esdb_server`, `esdb_client`, `esdb_namespace`, `esdb_verification_key`, `esdb_store` and
-`esdb_repository`.
+`esdb_server`, `esdb_client`, `esdb_namespace`, `esdb_verification_key`, `esdb_store`,
+`esdb_repository` and `esdb_runner`.
 The target is chosen with `--esdb-target` (or the `ESDB_TARGET` variable):
 
 - `in-process` (default): the embedded emulator, in this process, with no socket;
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from eventsourcingdb.aggregates import Repository
     from eventsourcingdb.client import Client
     from eventsourcingdb.models import EventStore
+    from eventsourcingdb.projections import Runner
 
 _TARGET_OPTION = "--esdb-target"
 _TARGET_VARIABLE = "ESDB_TARGET"
@@ -156,18 +157,23 @@ def esdb_verification_key(_esdb_session_server: ServerHandle) -> Ed25519PublicKe
     return verification_key
 
 
+def _needs_pytest_asyncio(name: str) -> Any:
+    """A fixture `name` that says pytest-asyncio is missing (async fixtures need it)."""
+
+    @pytest.fixture(name=name)
+    def fixture() -> None:
+        """Needs pytest-asyncio, which is not installed."""
+        raise pytest.UsageError(f"the {name} fixture needs pytest-asyncio: pip install it")
+
+    return fixture
+
+
 def _client_fixture() -> Any:
     """`esdb_client` as an async fixture; without pytest-asyncio, one that says what is missing."""
     try:
         import pytest_asyncio
     except ImportError:  # pragma: no cover - exercised only without pytest-asyncio
-
-        @pytest.fixture(name="esdb_client")
-        def _needs_pytest_asyncio() -> Client:
-            """Needs pytest-asyncio, which is not installed."""
-            raise pytest.UsageError("the esdb_client fixture needs pytest-asyncio: pip install it")
-
-        return _needs_pytest_asyncio
+        return _needs_pytest_asyncio("esdb_client")
 
     @pytest_asyncio.fixture
     async def esdb_client(esdb_server: ServerHandle) -> AsyncIterator[Client]:
@@ -179,6 +185,30 @@ def _client_fixture() -> Any:
 
 
 esdb_client = _client_fixture()
+
+
+def _runner_fixture() -> Any:
+    """`esdb_runner` as an async fixture; without pytest-asyncio, one that says what is missing."""
+    try:
+        import pytest_asyncio
+    except ImportError:  # pragma: no cover - exercised only without pytest-asyncio
+        return _needs_pytest_asyncio("esdb_runner")
+
+    @pytest_asyncio.fixture
+    async def esdb_runner(esdb_store: EventStore) -> AsyncIterator[Runner]:
+        """A started projections `Runner` over `esdb_store` (checkpoints in memory): add
+        projections and they start; stopped after the test."""
+        from eventsourcingdb.aggregates import Backoff
+        from eventsourcingdb.projections import Runner
+
+        reconnect = Backoff(initial=0.05, maximum=1.0)
+        async with Runner(esdb_store, reconnect=reconnect, stop_timeout=10.0) as runner:
+            yield runner
+
+    return esdb_runner
+
+
+esdb_runner = _runner_fixture()
 
 
 @pytest.fixture

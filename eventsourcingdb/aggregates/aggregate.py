@@ -32,9 +32,9 @@ from typing import Any, ClassVar, Self, dataclass_transform
 
 from pydantic import BaseModel
 
-from eventsourcingdb._validation import check_written_subject
+from eventsourcingdb._validation import check_subject
 from eventsourcingdb.aggregates.errors import AggregateDefinitionError, MissingHandlerError
-from eventsourcingdb.aggregates.handlers import HANDLED_TYPES, MissingHandler
+from eventsourcingdb.aggregates.handlers import MissingHandler, collect_handlers
 from eventsourcingdb.aggregates.snapshots import Snapshots
 from eventsourcingdb.errors import InvalidArgumentError
 
@@ -59,35 +59,8 @@ def _qualified(cls: type[object]) -> str:
 
 
 def _collect_handlers(cls: type[Aggregate]) -> dict[type[BaseModel], _Handler]:
-    """The handler of each event model, walking the class tree from the base down.
-
-    A subclass overrides a base's handler by handling the same model, or by redefining the
-    method's name (without `@handles`, the name then handles nothing).
-    """
-    found: dict[type[BaseModel], tuple[str, _Handler]] = {}
-    for klass in reversed(cls.__mro__):
-        if not (isinstance(klass, type) and issubclass(klass, Aggregate)):
-            continue
-        own: dict[type[BaseModel], str] = {}
-        for name, value in vars(klass).items():
-            for model, (owner_name, _) in list(found.items()):
-                if owner_name == name:
-                    del found[model]
-            function = value.__func__ if isinstance(value, staticmethod | classmethod) else value
-            models: tuple[type[BaseModel], ...] = getattr(function, HANDLED_TYPES, ())
-            if models and isinstance(value, staticmethod | classmethod):
-                raise AggregateDefinitionError(
-                    f"{_qualified(klass)}.{name} is a {type(value).__name__}; a handler is a "
-                    "plain method that changes self"
-                )
-            for model in models:
-                if model in own and own[model] != name:
-                    raise AggregateDefinitionError(
-                        f"{_qualified(klass)} handles {model.__qualname__} twice, in "
-                        f"{own[model]} and {name}: one event model has one handler"
-                    )
-                own[model] = name
-                found[model] = (name, function)
+    """The handler of each event model (see `collect_handlers`)."""
+    found = collect_handlers(cls, Aggregate, AggregateDefinitionError)
     return {model: function for model, (_, function) in found.items()}
 
 
@@ -175,7 +148,7 @@ class Aggregate:
     def new(cls, subject: str) -> Self:
         """A fresh aggregate at `subject`, with no events yet (saving it expects a new subject)."""
         aggregate = cls()
-        aggregate._subject = check_written_subject(subject)
+        aggregate._subject = check_subject(subject)
         return aggregate
 
     # --- identity and version ----------------------------------------------------------------
@@ -228,7 +201,7 @@ class Aggregate:
         own = self.subject
         if subject is None or subject == own:
             return own
-        check_written_subject(subject)
+        check_subject(subject)
         if not type(self)._spec.recursive:
             raise InvalidArgumentError(
                 f"{type(self).__name__} at {own} can record events on its own subject only, not "

@@ -4,7 +4,7 @@
 EventSourcingDBError
 ├── InvalidArgumentError
 │   └── AggregateDefinitionError     an aggregate class or decider cannot work as declared
-├── ServerError > DbApiError > ClientError
+├── ServerError > ClientError
 │   └── ConcurrencyError
 │       └── AggregateConcurrencyError  saving lost a race: .subject, .expected_version
 ├── AggregateNotFoundError           load() found no events for the subject

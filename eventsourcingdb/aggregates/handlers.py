@@ -14,8 +14,9 @@ from typing import Any, Final, TypeVar
 from pydantic import BaseModel
 
 from eventsourcingdb.aggregates.errors import AggregateDefinitionError
+from eventsourcingdb.errors import InvalidArgumentError
 
-__all__ = ["MissingHandler", "handles"]
+__all__ = ["MissingHandler", "collect_handlers", "handles"]
 
 HANDLED_TYPES: Final = "__eventsourcingdb_handles__"
 """The attribute `@handles` sets on a method: the tuple of event models it applies."""
@@ -63,3 +64,41 @@ def handles(*event_types: type[BaseModel]) -> Callable[[F], F]:
         return method
 
     return mark
+
+
+def collect_handlers(
+    cls: type[object], base: type[object], error: type[InvalidArgumentError]
+) -> dict[type[BaseModel], tuple[str, Callable[..., Any]]]:
+    """The handler of each event model in `cls` (a subclass of `base`): its name and function.
+
+    Walks the class tree from `base` down, so a subclass overrides a base's handler by handling
+    the same model, or by redefining the method's name (without `@handles`, the name then
+    handles nothing). Raises `error` for a static or class method marked `@handles`, and for
+    two methods of one class handling the same model. Aggregates and projections share it.
+    """
+    found: dict[type[BaseModel], tuple[str, Callable[..., Any]]] = {}
+    for klass in reversed(cls.__mro__):
+        if not (isinstance(klass, type) and issubclass(klass, base)):
+            continue
+        own: dict[type[BaseModel], str] = {}
+        where = f"{klass.__module__}.{klass.__qualname__}"
+        for name, value in vars(klass).items():
+            for model, (owner_name, _) in list(found.items()):
+                if owner_name == name:
+                    del found[model]
+            function = value.__func__ if isinstance(value, staticmethod | classmethod) else value
+            models: tuple[type[BaseModel], ...] = getattr(function, HANDLED_TYPES, ())
+            if models and isinstance(value, staticmethod | classmethod):
+                raise error(
+                    f"{where}.{name} is a {type(value).__name__}; a handler is a plain method "
+                    "of the instance"
+                )
+            for model in models:
+                if model in own and own[model] != name:
+                    raise error(
+                        f"{where} handles {model.__qualname__} twice, in {own[model]} and "
+                        f"{name}: one event model has one handler"
+                    )
+                own[model] = name
+                found[model] = (name, function)
+    return found

@@ -21,7 +21,6 @@ __all__ = [
     "EventQLEvaluationError",
     "EventQLNotBooleanError",
     "EventQLSyntaxError",
-    "QueryCancelledError",
     "Token",
 ]
 
@@ -110,8 +109,3 @@ class EventQLNotBooleanError(EventQLEvaluationError):
 
     code: ClassVar[str] = "query-not-boolean"
     _prefix: ClassVar[str] = "query must return a single boolean value"
-
-
-class QueryCancelledError(Exception):
-    """A running query was cancelled because nobody waits for its rows any more (not an error
-    of the query: there is nobody left to tell)."""

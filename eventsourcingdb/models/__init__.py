@@ -43,7 +43,7 @@ from eventsourcingdb.models.registry import (
     Upcaster,
     default_registry,
 )
-from eventsourcingdb.models.schema import event_schema
+from eventsourcingdb.models.schema import SchemaEvolution, event_schema
 from eventsourcingdb.models.store import EventStore, SchemaReport
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "RowDecodingError",
     "SchemaDrift",
     "SchemaDriftError",
+    "SchemaEvolution",
     "SchemaReport",
     "SupersededEventTypeError",
     "UndeclaredModelError",

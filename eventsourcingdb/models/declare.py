@@ -12,6 +12,7 @@ from typing import Any, TypeVar, overload
 from pydantic import BaseModel
 
 from eventsourcingdb.models.registry import EventRegistry, JsonObject, default_registry
+from eventsourcingdb.models.schema import SchemaEvolution
 
 __all__ = ["event_type", "upcaster"]
 
@@ -20,7 +21,12 @@ O = TypeVar("O", bound=BaseModel)  # noqa: E741 - the old model of an upcaster
 N = TypeVar("N", bound=BaseModel)
 
 
-def event_type(name: str, *, registry: EventRegistry | None = None) -> Callable[[type[M]], type[M]]:
+def event_type(
+    name: str,
+    *,
+    registry: EventRegistry | None = None,
+    evolution: SchemaEvolution = SchemaEvolution.STRICT,
+) -> Callable[[type[M]], type[M]]:
     """Declare the decorated pydantic model as the data of the event type `name`.
 
     ```python
@@ -31,8 +37,11 @@ def event_type(name: str, *, registry: EventRegistry | None = None) -> Callable[
 
     The name is checked at once (reverse-domain form), and so are duplicates: a name declared
     for another class, or a class declared under another name, raise `DeclarationError`.
+    `evolution=SchemaEvolution.ADDITIVE` lets the model gain optional members later without a
+    new type (see `SchemaEvolution`).
     """
-    return (default_registry if registry is None else registry).event_type(name)
+    chosen = default_registry if registry is None else registry
+    return chosen.event_type(name, evolution=evolution)
 
 
 @overload

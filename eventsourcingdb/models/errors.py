@@ -122,13 +122,16 @@ class SchemaDrift:
     generated: JsonValue
     diff: str
     """A unified diff from the registered schema to the generated one."""
+    problems: tuple[str, ...] = ()
+    """For a type declared with `SchemaEvolution.ADDITIVE`: why the change is not additive."""
 
 
 class SchemaDriftError(EventSourcingDBError):
     """Registered schemas differ from the ones the models generate; nothing was registered.
 
     Schemas are immutable on the server, so the fix is a new, versioned event type for the
-    changed model plus an upcaster from the old type to it.
+    changed model plus an upcaster from the old type to it. (A type declared with
+    `SchemaEvolution.ADDITIVE` drifts only by changes other than new optional members.)
     """
 
     def __init__(self, drifts: Sequence[SchemaDrift]) -> None:
@@ -151,5 +154,9 @@ def _describe_drifts(drifts: Sequence[SchemaDrift]) -> str:
         f"from '{drifts[0].event_type}' to the new model"
     ]
     for drift in drifts:
-        parts.append(f"--- {drift.event_type!r} (model {drift.model}):\n{drift.diff}".rstrip("\n"))
+        parts.append(f"--- {drift.event_type!r} (model {drift.model}):")
+        if drift.problems:
+            parts.append("not an additive change (new optional members only):")
+            parts.extend(f"  - {problem}" for problem in drift.problems)
+        parts.append(drift.diff.rstrip("\n"))
     return "\n".join(parts)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, JsonValue, RootModel
 from eventsourcingdb._validation import check_event_type
 from eventsourcingdb.errors import InvalidArgumentError
 from eventsourcingdb.models.errors import DeclarationError
-from eventsourcingdb.models.schema import event_schema
+from eventsourcingdb.models.schema import SchemaEvolution, event_schema
 
 __all__ = ["EventDeclaration", "EventRegistry", "JsonObject", "Upcaster", "default_registry"]
 
@@ -32,11 +32,13 @@ N = TypeVar("N", bound=BaseModel)
 
 @dataclass(frozen=True, slots=True)
 class EventDeclaration:
-    """One declared event type: its name, its model and the JSON Schema generated from it."""
+    """One declared event type: its name, its model and the JSON Schema generated from it, and
+    how the model may change once that schema is registered (`evolution`)."""
 
     name: str
     model: type[BaseModel]
     _schema_text: str = field(repr=False)
+    evolution: SchemaEvolution = SchemaEvolution.STRICT
 
     @property
     def schema(self) -> JsonObject:
@@ -102,8 +104,17 @@ class EventRegistry:
 
     # --- declaring ---------------------------------------------------------------------------
 
-    def declare(self, name: str, model: type[BaseModel]) -> EventDeclaration:
+    def declare(
+        self,
+        name: str,
+        model: type[BaseModel],
+        *,
+        evolution: SchemaEvolution = SchemaEvolution.STRICT,
+    ) -> EventDeclaration:
         """Declare `model` as the data of the event type `name`; return the declaration.
+
+        `evolution=SchemaEvolution.ADDITIVE` lets the model gain optional members later under
+        the same type (its schema is generated open); the default allows no change at all.
 
         Raises `DeclarationError` for a malformed name, a class that is not a plain pydantic model,
         a model without a JSON Schema the server accepts, a name that is already declared for
@@ -142,9 +153,17 @@ class EventRegistry:
                     "declare a separate class for the other type"
                 )
             if existing is not None and existing.model is model:
+                if existing.evolution is not evolution:
+                    raise DeclarationError(
+                        f"event type {name!r} is already declared with {existing.evolution}; "
+                        f"it cannot also be declared with {evolution}"
+                    )
                 return existing
             declaration = EventDeclaration(
-                name=name, model=model, _schema_text=json.dumps(event_schema(model))
+                name=name,
+                model=model,
+                _schema_text=json.dumps(event_schema(model, evolution=evolution)),
+                evolution=evolution,
             )
             if existing is not None:
                 del self._by_model[existing.model]
@@ -152,11 +171,13 @@ class EventRegistry:
             self._by_model[model] = declaration
             return declaration
 
-    def event_type(self, name: str) -> Callable[[type[M]], type[M]]:
+    def event_type(
+        self, name: str, *, evolution: SchemaEvolution = SchemaEvolution.STRICT
+    ) -> Callable[[type[M]], type[M]]:
         """Class decorator: declare the decorated model as event type `name` (see `declare`)."""
 
         def decorate(model: type[M]) -> type[M]:
-            self.declare(name, model)
+            self.declare(name, model, evolution=evolution)
             return model
 
         return decorate

@@ -5,11 +5,17 @@ models, enums and dataclasses are inlined (the real server may not resolve `$ref
 object is closed with `additionalProperties: false` unless its model allows extra fields.
 Titles and docstrings pydantic would copy from class names are left out, so renaming a class or
 rewording its docstring does not change the registered contract.
+
+A type declared with `SchemaEvolution.ADDITIVE` gets an open schema instead (no object is
+closed), so that its model may later gain optional members under the same type: the registered
+schema then tolerates them, and `additive_changes` tells such a growth apart from a change that
+stored events or the server would not survive.
 """
 
 from __future__ import annotations
 
 import difflib
+import enum
 import inspect
 import json
 from collections.abc import Mapping
@@ -21,7 +27,13 @@ from pydantic_core import core_schema
 
 from eventsourcingdb.models.errors import DeclarationError
 
-__all__ = ["JSON_SCHEMA_DIALECT", "event_schema", "schemas_equal"]
+__all__ = [
+    "JSON_SCHEMA_DIALECT",
+    "SchemaEvolution",
+    "additive_changes",
+    "event_schema",
+    "schemas_equal",
+]
 
 JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 """The `$schema` of every generated schema."""
@@ -36,6 +48,17 @@ _DECIMAL_PATTERN: Final = (
 """The strings `Decimal` fields accept (without NaN and infinities, which they refuse)."""
 
 
+class SchemaEvolution(enum.Enum):
+    """How a declared event type's model may change once its schema is registered."""
+
+    STRICT = "strict"
+    """Not at all: the schema is closed (no undeclared members), and any change is drift; a
+    changed model gets a new, versioned type and an upcaster."""
+    ADDITIVE = "additive"
+    """By new optional members: the schema is open (undeclared members pass), so the server
+    accepts them, and only they are checked by the model, not by the server."""
+
+
 def _drop_class_annotations(json_schema: JsonSchemaValue, cls: type[Any], title: object) -> None:
     """Remove the title and description pydantic derives from a class name and docstring."""
     if title is None and json_schema.get("title") == cls.__name__:
@@ -45,14 +68,13 @@ def _drop_class_annotations(json_schema: JsonSchemaValue, cls: type[Any], title:
         del json_schema["description"]
 
 
-def _close(json_schema: JsonSchemaValue, extra: object) -> None:
-    """Forbid undeclared members unless the class allows and keeps them."""
-    if extra != "allow" and json_schema.get("type") == "object":
-        json_schema["additionalProperties"] = False
-
-
 class _EventSchemaGenerator(GenerateJsonSchema):
     """pydantic's generator, adjusted to describe exactly what a model validates, and no more."""
+
+    def _close(self, json_schema: JsonSchemaValue, extra: object, cls: object) -> None:
+        """Forbid undeclared members unless the class allows and keeps them."""
+        if extra != "allow" and json_schema.get("type") == "object":
+            json_schema["additionalProperties"] = False
 
     def field_title_should_be_set(self, schema: Any) -> bool:
         """Never derive titles from field names: they would only add noise to drift diffs."""
@@ -64,7 +86,7 @@ class _EventSchemaGenerator(GenerateJsonSchema):
         cls = schema["cls"]
         config = cls.model_config
         _drop_class_annotations(json_schema, cls, config.get("title"))
-        _close(json_schema, config.get("extra"))
+        self._close(json_schema, config.get("extra"), cls)
         return json_schema
 
     def dataclass_schema(self, schema: core_schema.DataclassSchema) -> JsonSchemaValue:
@@ -74,7 +96,7 @@ class _EventSchemaGenerator(GenerateJsonSchema):
         config: Mapping[str, object] = getattr(cls, "__pydantic_config__", None) or {}
         extra = config.get("extra", schema.get("config", {}).get("extra_fields_behavior"))
         _drop_class_annotations(json_schema, cls, config.get("title"))
-        _close(json_schema, extra)
+        self._close(json_schema, extra, cls)
         return json_schema
 
     def typed_dict_schema(self, schema: core_schema.TypedDictSchema) -> JsonSchemaValue:
@@ -84,7 +106,7 @@ class _EventSchemaGenerator(GenerateJsonSchema):
         if cls is not None:
             config: Mapping[str, object] = getattr(cls, "__pydantic_config__", None) or {}
             _drop_class_annotations(json_schema, cls, config.get("title"))
-        _close(json_schema, schema.get("extra_behavior"))
+        self._close(json_schema, schema.get("extra_behavior"), cls)
         return json_schema
 
     def enum_schema(self, schema: core_schema.EnumSchema) -> JsonSchemaValue:
@@ -126,6 +148,19 @@ class _EventSchemaGenerator(GenerateJsonSchema):
         return json_schema
 
 
+class _OpenEventSchemaGenerator(_EventSchemaGenerator):
+    """The generator of `SchemaEvolution.ADDITIVE` types: every object stays open."""
+
+    def _close(self, json_schema: JsonSchemaValue, extra: object, cls: object) -> None:
+        if extra == "forbid":
+            name = getattr(cls, "__qualname__", repr(cls))
+            raise DeclarationError(
+                f"{name} forbids undeclared members (extra='forbid'), so a version of it could "
+                "not read events written by a later version with more members: drop "
+                "extra='forbid', or declare the type with SchemaEvolution.STRICT"
+            )
+
+
 def _inline(value: JsonValue, definitions: Mapping[str, JsonValue], trail: tuple[str, ...]) -> Any:
     """`value` with every `$ref` into `definitions` replaced by the definition itself."""
     if isinstance(value, list):
@@ -156,17 +191,30 @@ def _find_read_only(value: JsonValue) -> bool:
     return False
 
 
-def event_schema(model: type[BaseModel]) -> dict[str, JsonValue]:
+def event_schema(
+    model: type[BaseModel], *, evolution: SchemaEvolution = SchemaEvolution.STRICT
+) -> dict[str, JsonValue]:
     """The JSON Schema of `model`'s event data, ready for `register_event_schema`.
 
+    Closed for `SchemaEvolution.STRICT` (the default), open for `SchemaEvolution.ADDITIVE`.
     Raises `DeclarationError` when the model cannot be described in a form the server accepts.
     """
     qualified = f"{model.__module__}.{model.__qualname__}"
-    try:
-        raw = model.model_json_schema(schema_generator=_EventSchemaGenerator, mode="validation")
-        serialized = model.model_json_schema(
-            schema_generator=_EventSchemaGenerator, mode="serialization"
+    if not isinstance(evolution, SchemaEvolution):
+        raise DeclarationError(
+            f"evolution must be SchemaEvolution.STRICT or SchemaEvolution.ADDITIVE, got "
+            f"{evolution!r}"
         )
+    generator = (
+        _OpenEventSchemaGenerator
+        if evolution is SchemaEvolution.ADDITIVE
+        else _EventSchemaGenerator
+    )
+    try:
+        raw = model.model_json_schema(schema_generator=generator, mode="validation")
+        serialized = model.model_json_schema(schema_generator=generator, mode="serialization")
+    except DeclarationError:
+        raise
     except PydanticUserError as error:
         if error.code != "class-not-fully-defined":
             raise DeclarationError(f"{qualified} has no JSON Schema: {error}") from error
@@ -229,3 +277,140 @@ def schema_diff(registered: JsonValue, generated: JsonValue, *, model: str) -> s
             lineterm="",
         )
     )
+
+
+def _where(path: tuple[str, ...]) -> str:
+    return "the event data" if not path else "member " + repr(".".join(path))
+
+
+def _is_object(schema: JsonValue) -> bool:
+    return isinstance(schema, dict) and schema.get("type") == "object"
+
+
+def _compare(
+    registered: JsonValue,
+    generated: JsonValue,
+    path: tuple[str, ...],
+    added: list[str],
+    problems: list[str],
+) -> None:
+    """Collect into `added` the optional members `generated` adds to `registered`, and into
+    `problems` every other difference (each one a change stored events or the server would not
+    survive)."""
+    if schemas_equal(registered, generated):
+        return
+    if isinstance(registered, dict) and isinstance(generated, dict):
+        if _is_object(registered) and _is_object(generated):
+            _compare_objects(registered, generated, path, added, problems)
+            return
+        if registered.keys() == generated.keys():
+            for key, before in registered.items():
+                after = generated[key]
+                if schemas_equal(before, after):
+                    continue
+                if isinstance(before, dict | list) and isinstance(after, dict | list):
+                    _compare(before, after, path, added, problems)
+                else:
+                    problems.append(
+                        f"{_where(path)}: {key!r} was {_short(before)}, is {_short(after)} now"
+                    )
+            return
+    if (
+        isinstance(registered, list)
+        and isinstance(generated, list)
+        and len(registered) == len(generated)
+        and all(isinstance(item, dict) for item in [*registered, *generated])
+    ):
+        for before, after in zip(registered, generated, strict=True):
+            _compare(before, after, path, added, problems)
+        return
+    problems.append(
+        f"the schema of {_where(path)} changed from {_short(registered)} to {_short(generated)}"
+    )
+
+
+def _short(value: JsonValue) -> str:
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _compare_objects(
+    registered: dict[str, JsonValue],
+    generated: dict[str, JsonValue],
+    path: tuple[str, ...],
+    added: list[str],
+    problems: list[str],
+) -> None:
+    where = _where(path)
+    if "additionalProperties" in registered and registered["additionalProperties"] is not True:
+        problems.append(
+            f"{where} is closed in the registered schema (no undeclared members), so members "
+            "cannot be added to it; only a type registered with SchemaEvolution.ADDITIVE can grow"
+        )
+        return
+    before = registered.get("properties", {})
+    after = generated.get("properties", {})
+    required_before = registered.get("required", [])
+    required_after = generated.get("required", [])
+    if not (
+        isinstance(before, dict)
+        and isinstance(after, dict)
+        and isinstance(required_before, list)
+        and isinstance(required_after, list)
+    ):
+        problems.append(f"the schema of {where} changed")
+        return
+    for name, schema in before.items():
+        if name not in after:
+            problems.append(
+                f"{_where((*path, name))} was removed, but stored events have it (and the "
+                "registered schema keeps checking it)"
+            )
+        else:
+            _compare(schema, after[name], (*path, name), added, problems)
+    for name in after:
+        if name in before:
+            continue
+        if name in required_after:
+            problems.append(
+                f"the new {_where((*path, name))} is required, but stored events do not have "
+                "it: give it a default"
+            )
+        else:
+            added.append(".".join((*path, name)))
+    for required in required_before:
+        if not isinstance(required, str):
+            continue
+        name = required
+        if name not in required_after and name in after:
+            problems.append(
+                f"{_where((*path, name))} became optional, but the registered schema requires it, "
+                "so the server would refuse events without it"
+            )
+    for required in required_after:
+        if not isinstance(required, str):
+            continue
+        name = required
+        if name not in required_before and name in before:
+            problems.append(
+                f"{_where((*path, name))} became required, but stored events may lack it"
+            )
+    for key in sorted((registered.keys() | generated.keys()) - {"properties", "required"}):
+        if not schemas_equal(registered.get(key), generated.get(key)):
+            problems.append(f"{where} changed its {key!r}")
+
+
+def additive_changes(
+    registered: JsonValue, generated: JsonValue
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """How `generated` differs from `registered`: the members it adds (dotted paths), and the
+    changes that are not additive (empty when the registered schema accepts every event the
+    model writes, and the model reads every event the registered schema accepted).
+
+    Additive means: the same members with the same schemas and the same required ones, plus
+    optional members, in objects the registered schema leaves open.
+    """
+    added: list[str] = []
+    problems: list[str] = []
+    _compare(registered, generated, (), added, problems)
+    return tuple(added), tuple(problems)

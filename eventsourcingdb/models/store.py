@@ -30,7 +30,12 @@ from eventsourcingdb.models.codec import OnUnknown, Verification, decode_event, 
 from eventsourcingdb.models.errors import RowDecodingError, SchemaDrift, SchemaDriftError
 from eventsourcingdb.models.recorded import RecordedEvent
 from eventsourcingdb.models.registry import EventDeclaration, EventRegistry, default_registry
-from eventsourcingdb.models.schema import schema_diff, schemas_equal
+from eventsourcingdb.models.schema import (
+    SchemaEvolution,
+    additive_changes,
+    schema_diff,
+    schemas_equal,
+)
 from eventsourcingdb.options import ObserveEventsOptions, ReadEventsOptions
 
 if TYPE_CHECKING:
@@ -59,16 +64,29 @@ class SchemaReport:
     """Types whose identical schema was registered already."""
     without_schema: tuple[str, ...]
     """Types with stored events but no schema that no declared model covers (left as they are)."""
+    evolved: tuple[str, ...] = ()
+    """Types declared with `SchemaEvolution.ADDITIVE` whose registered schema is an earlier
+    version of their model's: the model added optional members, which the schema tolerates."""
 
 
-def _drift(declaration: EventDeclaration, registered: JsonValue) -> SchemaDrift:
+def _compare(declaration: EventDeclaration, registered: JsonValue) -> SchemaDrift | tuple[str, ...]:
+    """How a registered schema stands to the declaration's: the members the model added (an
+    empty tuple: the same schema), or the drift."""
     generated = declaration.schema
+    if schemas_equal(registered, generated):
+        return ()
+    problems: tuple[str, ...] = ()
+    if declaration.evolution is SchemaEvolution.ADDITIVE:
+        added, problems = additive_changes(registered, generated)
+        if not problems:
+            return added
     return SchemaDrift(
         event_type=declaration.name,
         model=declaration.model_name,
         registered=registered,
         generated=generated,
         diff=schema_diff(registered, generated, model=declaration.model_name),
+        problems=problems,
     )
 
 
@@ -144,23 +162,27 @@ class EventStore:
         drifts: list[SchemaDrift] = []
         missing: list[EventDeclaration] = []
         unchanged: list[str] = []
+        evolved: list[str] = []
         for declaration in self._registry.declarations:
             server_side = known.get(declaration.name)
             if server_side is None or server_side.schema is None:
                 missing.append(declaration)
-            elif schemas_equal(server_side.schema, declaration.schema):
-                unchanged.append(declaration.name)
+                continue
+            compared = _compare(declaration, server_side.schema)
+            if isinstance(compared, SchemaDrift):
+                drifts.append(compared)
             else:
-                drifts.append(_drift(declaration, server_side.schema))
+                self._note(declaration, compared, unchanged, evolved)
         if drifts:
             raise SchemaDriftError(drifts)
         registered: list[str] = []
         for declaration in missing:
-            if await self._register(declaration):
+            added = await self._register(declaration)
+            if added is None:
                 _logger.debug("registered the schema of %s", declaration.name)
                 registered.append(declaration.name)
             else:
-                unchanged.append(declaration.name)
+                self._note(declaration, added, unchanged, evolved)
         without_schema = tuple(
             sorted(
                 name
@@ -179,26 +201,48 @@ class EventStore:
             registered=tuple(registered),
             unchanged=tuple(sorted(unchanged)),
             without_schema=without_schema,
+            evolved=tuple(sorted(evolved)),
         )
 
-    async def _register(self, declaration: EventDeclaration) -> bool:
-        """Register one schema; False if the same one was registered meanwhile."""
+    @staticmethod
+    def _note(
+        declaration: EventDeclaration,
+        added: tuple[str, ...],
+        unchanged: list[str],
+        evolved: list[str],
+    ) -> None:
+        if not added:
+            unchanged.append(declaration.name)
+            return
+        _logger.info(
+            "the schema registered for %s is an earlier version of %s's, which adds the optional "
+            "members %s (not checked by the server)",
+            declaration.name,
+            declaration.model_name,
+            ", ".join(added),
+        )
+        evolved.append(declaration.name)
+
+    async def _register(self, declaration: EventDeclaration) -> tuple[str, ...] | None:
+        """Register one schema; if one was registered meanwhile, the members the model adds to
+        it (none: the same schema). A drift raises."""
         try:
             await self._client.register_event_schema(
                 event_type=declaration.name, json_schema=declaration.schema
             )
         except SchemaAlreadyRegisteredError:
             current = await self._client.read_event_type(declaration.name)
-            if current.schema is not None and schemas_equal(current.schema, declaration.schema):
-                return False
-            raise SchemaDriftError([_drift(declaration, current.schema)]) from None
+            compared = _compare(declaration, current.schema)
+            if isinstance(compared, SchemaDrift):
+                raise SchemaDriftError([compared]) from None
+            return compared
         except SchemaError as error:
             error.add_note(
                 f"while registering the schema of {declaration.name!r} generated from "
                 f"{declaration.model_name}"
             )
             raise
-        return True
+        return None
 
     # --- writing -----------------------------------------------------------------------------
 

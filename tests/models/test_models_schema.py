@@ -15,8 +15,13 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, computed_field
 
-from eventsourcingdb.models import DeclarationError, event_schema
-from eventsourcingdb.models.schema import JSON_SCHEMA_DIALECT, schema_diff, schemas_equal
+from eventsourcingdb.models import DeclarationError, SchemaEvolution, event_schema
+from eventsourcingdb.models.schema import (
+    JSON_SCHEMA_DIALECT,
+    additive_changes,
+    schema_diff,
+    schemas_equal,
+)
 
 
 class Genre(enum.StrEnum):
@@ -354,3 +359,114 @@ def test_a_schema_diff_shows_the_changed_lines() -> None:
     assert "--- registered on the server" in diff
     assert "+++ generated from m.M" in diff
     assert '-  "required": [' in diff
+
+
+# --- additive evolution ----------------------------------------------------------------------
+
+
+class Address(BaseModel):
+    city: str
+
+
+class Member(BaseModel):
+    name: str
+    address: Address | None = None
+    tags: list[Address] = []
+
+
+def _has_closed_object(value: object) -> bool:
+    if isinstance(value, list):
+        return any(_has_closed_object(item) for item in value)
+    if isinstance(value, dict):
+        return "additionalProperties" in value or any(
+            _has_closed_object(item) for item in value.values()
+        )
+    return False
+
+
+def test_an_additive_type_gets_an_open_schema_everywhere() -> None:
+    strict = event_schema(Member)
+    open_schema = event_schema(Member, evolution=SchemaEvolution.ADDITIVE)
+    assert _has_closed_object(strict)
+    assert not _has_closed_object(open_schema)
+    validator = Draft202012Validator(open_schema)
+    assert validator.is_valid({"name": "Ann", "address": {"city": "Rome", "zip": "1"}, "new": 1})
+    assert not validator.is_valid({"address": {"city": "Rome"}})  # what is declared still holds
+
+
+def test_a_model_that_forbids_extra_members_cannot_evolve_additively() -> None:
+    class Closed(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        name: str
+
+    class Outer(BaseModel):
+        inner: Closed
+
+    for model in (Closed, Outer):
+        with pytest.raises(DeclarationError, match="extra='forbid'"):
+            event_schema(model, evolution=SchemaEvolution.ADDITIVE)
+
+
+def _additive(before: type[BaseModel], after: type[BaseModel]) -> tuple[tuple[str, ...], ...]:
+    return additive_changes(
+        event_schema(before, evolution=SchemaEvolution.ADDITIVE),
+        event_schema(after, evolution=SchemaEvolution.ADDITIVE),
+    )
+
+
+def test_new_optional_members_are_additive_at_any_depth() -> None:
+    class City(BaseModel):
+        city: str
+        zip: str | None = None
+
+    class Grown(BaseModel):
+        name: str
+        address: City | None = None
+        tags: list[City] = []
+        since: date | None = None
+
+    assert _additive(Member, Member) == ((), ())
+    assert _additive(Member, Grown) == (("address.zip", "tags.zip", "since"), ())
+
+
+@pytest.mark.parametrize(
+    ("after", "problem"),
+    [
+        ({"name": (int, ...)}, "member 'name': 'type' was \"string\", is \"integer\" now"),
+        ({"name": (str, None)}, "member 'name' became optional"),
+        ({"since": (date, ...)}, "the new member 'since' is required"),
+        ({"address": (Address, ...)}, "member 'address' changed"),
+    ],
+)
+def test_other_changes_are_not_additive(after: dict[str, Any], problem: str) -> None:
+    from pydantic import create_model
+
+    fields: dict[str, Any] = {
+        "name": (str, ...),
+        "address": (Address | None, None),
+        "tags": (list[Address], []),
+    }
+    changed = create_model("Changed", **{**fields, **after})
+    _, problems = _additive(Member, changed)
+    assert any(problem in text for text in problems), problems
+
+
+def test_a_removed_member_and_a_closed_registered_schema_are_not_additive() -> None:
+    class Smaller(BaseModel):
+        name: str
+
+    _, problems = _additive(Member, Smaller)
+    assert problems == (
+        "member 'address' was removed, but stored events have it (and the registered schema "
+        "keeps checking it)",
+        "member 'tags' was removed, but stored events have it (and the registered schema keeps "
+        "checking it)",
+    )
+
+    class Grown(Member):
+        since: date | None = None
+
+    _, closed = additive_changes(
+        event_schema(Member), event_schema(Grown, evolution=SchemaEvolution.ADDITIVE)
+    )
+    assert "closed in the registered schema" in closed[0]

@@ -26,10 +26,10 @@ from eventsourcingdb._protocol.negotiation import Negotiation
 from eventsourcingdb._protocol.requests import ApiVersion, Operation, Request
 from eventsourcingdb._streams import Stream
 from eventsourcingdb._transport import Response, open_transport
-from eventsourcingdb.errors import ClientClosedError, InvalidArgumentError
+from eventsourcingdb.errors import ClientClosedError, InvalidArgumentError, _mark_outcome_unknown
 from eventsourcingdb.event import Event, EventCandidate
 from eventsourcingdb.event_type import EventType
-from eventsourcingdb.options import ObserveEventsOptions, ReadEventsOptions
+from eventsourcingdb.options import ObserveEventsOptions, ReadEventsOptions, ReadSubjectsOptions
 from eventsourcingdb.preconditions import Precondition
 
 if TYPE_CHECKING:
@@ -48,6 +48,19 @@ def _closed_error() -> ClientClosedError:
         "the client is closed (by aclose() or at the end of its async with block); create a new "
         "Client to talk to the server again"
     )
+
+
+def _one_of(value: T | None, alias: T | None, name: str = "event_candidates") -> T:
+    """The argument given under its name or under its alias (the official SDK 1.x's name)."""
+    if value is not None and alias is not None:
+        raise InvalidArgumentError(
+            f"pass {name} or its older name, not both (they are the same argument)"
+        )
+    if value is None and alias is None:
+        raise InvalidArgumentError(f"{name} is missing")
+    result = value if value is not None else alias
+    assert result is not None
+    return result
 
 
 def _check_base_url(base_url: object) -> str:
@@ -252,6 +265,16 @@ class Client:
             assert version is not None
             return version
 
+    async def _write(self, call: calls.DocumentCall[T]) -> T:
+        """A call that changes state; cancelled after it may have been sent, the cancellation is
+        marked for `is_outcome_unknown` (and still cancels)."""
+        try:
+            return await self._document(call)
+        except asyncio.CancelledError as cancellation:
+            if self._negotiation.version is not None:
+                _mark_outcome_unknown(cancellation)
+            raise
+
     async def _document(self, call: calls.DocumentCall[T]) -> T:
         reissued = False
         while True:
@@ -336,18 +359,22 @@ class Client:
 
     async def write_events(
         self,
-        events: Sequence[EventCandidate | Mapping[str, Any]],
+        event_candidates: Sequence[EventCandidate | Mapping[str, Any]] | None = None,
         preconditions: Sequence[Precondition] | None = None,
+        *,
+        events: Sequence[EventCandidate | Mapping[str, Any]] | None = None,
     ) -> list[Event]:
-        """Write `events` atomically if every precondition holds; return them as stored.
+        """Write the events atomically if every precondition holds; return them as stored.
 
         Events are `EventCandidate`s or dicts with `source`, `subject`, `type`, `data` (and
-        optionally `traceparent`, `tracestate`). A precondition that does not hold raises
-        `ConcurrencyError`; a lost answer raises `OutcomeUnknownError` (never retried).
+        optionally `traceparent`, `tracestate`), given as `event_candidates` (the official SDK
+        2.x's name) or `events` (1.x's). A precondition that does not hold raises
+        `ConcurrencyError`; a lost answer raises `OutcomeUnknownError` (never retried), and a
+        write cancelled after it was sent is marked for `is_outcome_unknown`.
         """
-        call = calls.write_events(events, preconditions)
+        call = calls.write_events(_one_of(event_candidates, events), preconditions)
         self._check_open()
-        return await self._document(call)
+        return await self._write(call)
 
     def read_events(
         self, subject: str, options: ReadEventsOptions | None = None
@@ -392,11 +419,22 @@ class Client:
         """Register the JSON Schema of `event_type`; a type's schema can never change."""
         call = calls.register_event_schema(event_type, json_schema)
         self._check_open()
-        await self._document(call)
+        await self._write(call)
 
-    def read_subjects(self, base_subject: str) -> AsyncGenerator[str, None]:
-        """`base_subject` and every known subject below it (`/` lists all)."""
-        call = calls.read_subjects(base_subject)
+    def read_subjects(
+        self,
+        subject: str | None = None,
+        options: ReadSubjectsOptions | None = None,
+        *,
+        base_subject: str | None = None,
+    ) -> AsyncGenerator[str, None]:
+        """`subject` and, with `options.recursive` (the default without options), every known
+        subject below it: `/` lists all. `base_subject` is the official SDK 1.x's name of
+        `subject`; pass one of them."""
+        if subject is None and base_subject is not None:
+            call = calls.read_subjects(base_subject, options, what="base_subject")
+        else:
+            call = calls.read_subjects(_one_of(subject, base_subject, "subject"), options)
         self._check_open()
         return Stream(self._stream(call))
 

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from eventsourcingdb import _wire
+from eventsourcingdb._extras import import_extra
 from eventsourcingdb.errors import ContainerError, InvalidArgumentError
 
 if TYPE_CHECKING:
@@ -188,11 +189,11 @@ class Container:
         self._port = port
         return self
 
-    def with_api_token(self, api_token: str) -> Self:
+    def with_api_token(self, token: str) -> Self:
         """Start the server with this API token (default `secret`)."""
-        if not isinstance(api_token, str) or not api_token:
+        if not isinstance(token, str) or not token:
             raise InvalidArgumentError("api token must be a non-empty string")
-        self._api_token = api_token
+        self._api_token = token
         return self
 
     def with_signing_key(self, key: Ed25519PrivateKey | None = None) -> Self:
@@ -200,11 +201,11 @@ class Container:
         self._signing_key = key if key is not None else Ed25519PrivateKey.generate()
         return self
 
-    def with_startup_timeout(self, seconds: float) -> Self:
-        """How long `start()` waits for the server to answer its ping (default 20 seconds)."""
-        if not isinstance(seconds, int | float) or seconds <= 0:
-            raise InvalidArgumentError(f"startup timeout must be positive, got {seconds!r}")
-        self._startup_timeout = float(seconds)
+    def with_startup_timeout(self, timeout: float) -> Self:
+        """How long `start()` waits for the server to answer its ping, in seconds (default 20)."""
+        if not isinstance(timeout, int | float) or timeout <= 0:
+            raise InvalidArgumentError(f"startup timeout must be positive, got {timeout!r}")
+        self._startup_timeout = float(timeout)
         return self
 
     # --- life cycle -------------------------------------------------------------------------
@@ -229,8 +230,12 @@ class Container:
         return self
 
     def _create(self) -> Any:
-        import docker
-        from testcontainers.core.container import DockerContainer
+        feature = "Container (the real server's Docker image)"
+        docker = import_extra("docker", extra="container", feature=feature)
+        testcontainers = import_extra(
+            "testcontainers.core.container", extra="container", feature=feature
+        )
+        DockerContainer = testcontainers.DockerContainer
 
         problem = docker_engine_problem(os.environ.get("DOCKER_HOST"))
         if problem is None:

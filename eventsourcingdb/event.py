@@ -3,16 +3,20 @@
 An `Event` read from the server keeps the line it came from, so `verify_hash()` can hash the exact
 bytes of `data` as the server sent them; nothing is re-serialised and nothing is scanned twice
 unless verification asks for it.
+
+Both are dataclasses as far as `dataclasses` is concerned: `dataclasses.replace(event, ...)`,
+`fields()` and `asdict()` work on them, as on the official SDK's events.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import FrozenInstanceError, dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar, Final, NoReturn
 
 from eventsourcingdb._protocol import hashing
 from eventsourcingdb._protocol.events import (
@@ -30,14 +34,28 @@ from eventsourcingdb._validation import (
     check_event_type,
     check_json_object,
     check_source,
-    check_subject,
     check_trace_parent,
     check_trace_state,
+    check_written_subject,
 )
-from eventsourcingdb.errors import HashMismatchError, InvalidArgumentError, ProtocolError
+from eventsourcingdb.errors import (
+    ErrorCode,
+    HashMismatchError,
+    InvalidArgumentError,
+    ProtocolError,
+    RefusedArgumentError,
+)
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+_MISSING_CODES: Final = {
+    "source": ErrorCode.SOURCE_MISSING,
+    "subject": ErrorCode.SUBJECT_MISSING,
+    "type": ErrorCode.EVENT_TYPE_MISSING,
+    "data": ErrorCode.DATA_MISSING,
+}
+"""The server's code for a candidate without one of its required members."""
 
 _CANDIDATE_KEYS: Final = {
     "source": "source",
@@ -69,7 +87,7 @@ class EventCandidate:
 
     def __post_init__(self) -> None:
         check_source(self.source)
-        check_subject(self.subject)
+        check_written_subject(self.subject)
         check_event_type(self.type, "event type")
         check_json_object(self.data, "data")
         if self.trace_parent is not None:
@@ -77,9 +95,10 @@ class EventCandidate:
         if self.trace_state is not None:
             check_trace_state(self.trace_state)
             if self.trace_parent is None:
-                raise InvalidArgumentError(
+                raise RefusedArgumentError(
                     "trace_state was given without trace_parent: trace state only means "
-                    "something within a trace; pass trace_parent as well, or leave trace_state out"
+                    "something within a trace; pass trace_parent as well, or leave trace_state out",
+                    code=ErrorCode.TRACESTATE_WITHOUT_TRACEPARENT,
                 )
 
     @classmethod
@@ -109,12 +128,13 @@ class EventCandidate:
             fields[field] = value
         for required in ("source", "subject", "type", "data"):
             if required not in fields:
-                raise InvalidArgumentError(
-                    f"{what} has no {required!r}: every event needs source, subject, type and data"
+                raise RefusedArgumentError(
+                    f"{what} has no {required!r}: every event needs source, subject, type and data",
+                    code=_MISSING_CODES[required],
                 )
         return cls(**fields)
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         """The candidate as the server expects it in `write-events` (trace fields only when set)."""
         wire: dict[str, Any] = {
             "source": self.source,
@@ -148,6 +168,7 @@ class Event:
 
     __slots__ = ("_payload", "_raw", "_raw_container", "_time")
 
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
     _payload: dict[str, Any]
     _raw: bytes | str | None
     _raw_container: str | None
@@ -169,12 +190,22 @@ class Event:
         trace_parent: str | None = None,
         trace_state: str | None = None,
         signature: str | None = None,
+        time_text: str | None = None,
     ) -> None:
         """Build an event from its fields (for tests and tools; clients get events from reads).
 
         Pass `time` as the server's string to keep the event's hash verifiable; a datetime is
-        written in the server's form, which keeps only microseconds.
+        written in the server's form, which keeps only microseconds, unless `time_text` (the
+        server's string, as `dataclasses.replace` passes it on) denotes the same instant.
         """
+        if isinstance(time, datetime) and time_text is not None:
+            try:
+                if fast_parse_time(time_text) == time:
+                    time = time_text
+            except ValueError:
+                raise InvalidArgumentError(
+                    f"time_text {time_text!r} is not an RFC 3339 time"
+                ) from None
         if isinstance(time, datetime):
             try:
                 time = format_time(time)
@@ -243,19 +274,19 @@ class Event:
         return event
 
     @classmethod
-    def parse(cls, payload: Mapping[str, Any]) -> Event:
-        """An event from its JSON form (a dict with the server's member names), as 1.x offered.
+    def parse(cls, unknown_object: Mapping[str, Any]) -> Event:
+        """An event from its JSON form (a dict with the server's member names).
 
         Without the bytes the server sent, `verify_hash()` re-encodes `data` the way the server
         does; prefer `Event.from_json(line)` when you have the JSON text.
         """
-        if not isinstance(payload, Mapping):
+        if not isinstance(unknown_object, Mapping):
             raise InvalidArgumentError(
                 f"an event must be a mapping of the server's member names, got "
-                f"{type(payload).__name__}"
+                f"{type(unknown_object).__name__}"
             )
         event = _new(cls)
-        _initialise(event, _checked(dict(payload), InvalidArgumentError), None, None)
+        _initialise(event, _checked(dict(unknown_object), InvalidArgumentError), None, None)
         return event
 
     @classmethod
@@ -460,6 +491,10 @@ class Event:
             f"source={self.source!r}, subject={self.subject!r}, type={self.type!r})"
         )
 
+    def __replace__(self, **changes: Any) -> Event:
+        """`copy.replace(event, ...)` (Python 3.13), as `dataclasses.replace(event, ...)`."""
+        return dataclasses.replace(self, **changes)
+
     def __reduce__(self) -> tuple[Any, ...]:
         return (_restore, (self._payload, self._raw, self._raw_container))
 
@@ -469,6 +504,32 @@ class Event:
     def __deepcopy__(self, memo: dict[int, Any]) -> Event:
         return _restore(copy.deepcopy(self._payload, memo), self._raw, self._raw_container)
 
+
+@dataclass(frozen=True, kw_only=True)
+class _EventFields:
+    """The fields of `Event` as `dataclasses` sees them (in the official SDK's order), so that
+    `dataclasses.replace`, `fields` and `asdict` work on events. `replace` reads each field from
+    the event and passes it to `Event(...)`; `time_text` carries the server's exact time string
+    over, so a replaced event verifies unless a field the hash covers was changed."""
+
+    data: dict[str, Any]
+    source: str
+    subject: str
+    type: str
+    spec_version: str = "1.0"
+    event_id: str
+    time: datetime
+    data_content_type: str = "application/json"
+    predecessor_hash: str
+    hash: str
+    trace_parent: str | None = None
+    trace_state: str | None = None
+    signature: str | None = None
+    time_text: str | None = None
+
+
+Event.__dataclass_fields__ = _EventFields.__dataclass_fields__
+setattr(Event, "__dataclass_params__", getattr(_EventFields, "__dataclass_params__"))  # noqa: B009, B010
 
 _NOT_JSON: Final = object()
 

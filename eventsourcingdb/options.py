@@ -1,4 +1,4 @@
-"""Options of `read_events` and `observe_events`: order, bounds, and where to start.
+"""Options of `read_events`, `observe_events` and `read_subjects`: order, bounds, where to start.
 
 All values check themselves when they are created, so a bad option fails at once, before any
 request is sent.
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from eventsourcingdb._validation import check_bool, check_event_id, check_event_type, check_subject
-from eventsourcingdb.errors import InvalidArgumentError
+from eventsourcingdb.errors import ErrorCode, InvalidArgumentError, RefusedArgumentError
 
 
 class Order(enum.StrEnum):
@@ -45,11 +45,19 @@ class IfEventIsMissingDuringObserve(enum.StrEnum):
 _E = TypeVar("_E", bound=enum.StrEnum)
 
 
-def _check_enum(value: object, enum_type: type[_E], what: str) -> _E:
+def _check_enum(value: object, enum_type: type[_E], what: str, code: ErrorCode) -> _E:
     if isinstance(value, enum_type):
         return value
     allowed = ", ".join(f"{enum_type.__name__}.{member.name}" for member in enum_type)
-    raise InvalidArgumentError(f"{what} must be one of {allowed}, got {value!r}")
+    raise RefusedArgumentError(f"{what} must be one of {allowed}, got {value!r}", code=code)
+
+
+def _selection_conflict(what: str) -> RefusedArgumentError:
+    return RefusedArgumentError(
+        f"from_latest_event and lower_bound cannot be combined: both say where {what} starts; "
+        "pass only one of them",
+        code=ErrorCode.SELECTION_CONFLICTING,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +69,11 @@ class Bound:
 
     def __post_init__(self) -> None:
         check_event_id(self.id, "bound id")
-        _check_enum(self.type, BoundType, "bound type")
+        _check_enum(self.type, BoundType, "bound type", ErrorCode.BOUND_TYPE_UNKNOWN)
+
+    def to_json(self) -> dict[str, str]:
+        """The bound as the server receives it."""
+        return {"id": self.id, "type": self.type.value}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +91,16 @@ class ReadFromLatestEvent:
             self.if_event_is_missing,
             IfEventIsMissingDuringRead,
             "from_latest_event if_event_is_missing",
+            ErrorCode.IF_EVENT_IS_MISSING_UNKNOWN,
         )
+
+    def to_json(self) -> dict[str, str]:
+        """The option as the server receives it."""
+        return {
+            "subject": self.subject,
+            "type": self.type,
+            "ifEventIsMissing": self.if_event_is_missing.value,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +118,16 @@ class ObserveFromLatestEvent:
             self.if_event_is_missing,
             IfEventIsMissingDuringObserve,
             "from_latest_event if_event_is_missing",
+            ErrorCode.IF_EVENT_IS_MISSING_UNKNOWN,
         )
+
+    def to_json(self) -> dict[str, str]:
+        """The option as the server receives it."""
+        return {
+            "subject": self.subject,
+            "type": self.type,
+            "ifEventIsMissing": self.if_event_is_missing.value,
+        }
 
 
 def _check_bound(bound: object, what: str) -> None:
@@ -121,7 +151,7 @@ class ReadEventsOptions:
     def __post_init__(self) -> None:
         check_bool(self.recursive, "recursive")
         if self.order is not None:
-            _check_enum(self.order, Order, "order")
+            _check_enum(self.order, Order, "order", ErrorCode.ORDER_UNKNOWN)
         _check_bound(self.lower_bound, "lower_bound")
         _check_bound(self.upper_bound, "upper_bound")
         if self.from_latest_event is not None and not isinstance(
@@ -132,10 +162,20 @@ class ReadEventsOptions:
                 f"{type(self.from_latest_event).__name__}"
             )
         if self.from_latest_event is not None and self.lower_bound is not None:
-            raise InvalidArgumentError(
-                "from_latest_event and lower_bound cannot be combined: both say where reading "
-                "starts; pass only one of them"
-            )
+            raise _selection_conflict("reading")
+
+    def to_json(self) -> dict[str, Any]:
+        """The options as the server receives them; options not set are left out."""
+        wire: dict[str, Any] = {"recursive": self.recursive}
+        if self.order is not None:
+            wire["order"] = self.order.value
+        if self.lower_bound is not None:
+            wire["lowerBound"] = self.lower_bound.to_json()
+        if self.upper_bound is not None:
+            wire["upperBound"] = self.upper_bound.to_json()
+        if self.from_latest_event is not None:
+            wire["fromLatestEvent"] = self.from_latest_event.to_json()
+        return wire
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,10 +200,35 @@ class ObserveEventsOptions:
                 f"{type(self.from_latest_event).__name__}"
             )
         if self.from_latest_event is not None and self.lower_bound is not None:
-            raise InvalidArgumentError(
-                "from_latest_event and lower_bound cannot be combined: both say where observing "
-                "starts; pass only one of them"
-            )
+            raise _selection_conflict("observing")
+
+    def validate(self) -> None:
+        """Nothing to do: the options were checked when they were created (the official SDK
+        checks them here)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The options as the server receives them; options not set are left out."""
+        wire: dict[str, Any] = {"recursive": self.recursive}
+        if self.lower_bound is not None:
+            wire["lowerBound"] = self.lower_bound.to_json()
+        if self.from_latest_event is not None:
+            wire["fromLatestEvent"] = self.from_latest_event.to_json()
+        return wire
+
+
+@dataclass(frozen=True, slots=True)
+class ReadSubjectsOptions:
+    """How `read_subjects` lists: `recursive=True` lists the subject and every subject below it,
+    `recursive=False` only the subject itself (if it has events)."""
+
+    recursive: bool
+
+    def __post_init__(self) -> None:
+        check_bool(self.recursive, "recursive")
+
+    def to_json(self) -> dict[str, Any]:
+        """The options as the server's v2 API receives them."""
+        return {"recursive": self.recursive}
 
 
 __all__ = [
@@ -176,4 +241,5 @@ __all__ = [
     "Order",
     "ReadEventsOptions",
     "ReadFromLatestEvent",
+    "ReadSubjectsOptions",
 ]

@@ -1,45 +1,142 @@
 """Preconditions of `write_events`: the write happens only if every one of them holds.
 
 They are checked by the server against the state before the write, in the same transaction; a
-precondition that does not hold makes the write fail with `ConcurrencyError`.
+precondition that does not hold makes the write fail with `ConcurrencyError`. The three
+preconditions about a subject check it alone, or with `recursive=True` (equally:
+`options=PreconditionOptions(recursive=True)`, the official SDK's spelling) together with all its
+nested subjects.
 """
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from eventsourcingdb._eventql import bind_parameters
 from eventsourcingdb._validation import check_bool, check_event_id, check_str, check_subject
-from eventsourcingdb.errors import InvalidArgumentError
+from eventsourcingdb.errors import ErrorCode, InvalidArgumentError, RefusedArgumentError
+
+
+class Precondition(abc.ABC):
+    """A condition `write_events` checks before it writes; one of the four classes below.
+
+    A subclass of your own is sent as what its `to_json()` returns, for a precondition the
+    server knows but this SDK does not yet.
+    """
+
+    __slots__ = ()
+
+    @abc.abstractmethod
+    def to_json(self) -> dict[str, Any]:
+        """The precondition as the server's v2 API receives it (`type` and `payload`)."""
 
 
 @dataclass(frozen=True, slots=True)
-class IsSubjectPristine:
+class PreconditionOptions:
+    """Options of a precondition about a subject: `recursive` also checks nested subjects."""
+
+    recursive: bool
+
+    def __post_init__(self) -> None:
+        check_bool(self.recursive, "recursive")
+
+    def to_json(self) -> dict[str, Any]:
+        """The options as the server's v2 API receives them."""
+        return {"recursive": self.recursive}
+
+
+def _init_subject_precondition(
+    precondition: Precondition,
+    subject: object,
+    options: object,
+    recursive: object,
+) -> None:
+    """Check and set the fields of a precondition about a subject (`recursive` from either
+    spelling; contradicting spellings are refused)."""
+    check_subject(subject)
+    check_bool(recursive, "recursive")
+    if options is not None:
+        if not isinstance(options, PreconditionOptions):
+            raise InvalidArgumentError(
+                f"options must be PreconditionOptions, got {type(options).__name__}; for "
+                "example PreconditionOptions(recursive=True)"
+            )
+        if recursive and not options.recursive:
+            raise InvalidArgumentError(
+                "recursive=True contradicts options=PreconditionOptions(recursive=False); pass "
+                "only one of them"
+            )
+        recursive = options.recursive
+    set_field = object.__setattr__
+    set_field(precondition, "subject", subject)
+    set_field(precondition, "recursive", recursive)
+
+
+def _subject_payload(precondition: IsSubjectPristine | IsSubjectPopulated) -> dict[str, Any]:
+    payload: dict[str, Any] = {"subject": precondition.subject}
+    if precondition.recursive:
+        payload["options"] = {"recursive": True}
+    return payload
+
+
+def _options(recursive: bool) -> PreconditionOptions | None:
+    return PreconditionOptions(recursive=True) if recursive else None
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class IsSubjectPristine(Precondition):
     """Holds if `subject` has no events yet (with `recursive=True`: nor any nested subject)."""
 
     subject: str
     recursive: bool = field(default=False, kw_only=True)
 
-    def __post_init__(self) -> None:
-        check_subject(self.subject)
-        check_bool(self.recursive, "recursive")
+    def __init__(
+        self,
+        subject: str,
+        options: PreconditionOptions | None = None,
+        *,
+        recursive: bool = False,
+    ) -> None:
+        _init_subject_precondition(self, subject, options, recursive)
+
+    @property
+    def options(self) -> PreconditionOptions | None:
+        """`PreconditionOptions(recursive=True)` for a recursive precondition, else None."""
+        return _options(self.recursive)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "isSubjectPristine", "payload": _subject_payload(self)}
 
 
-@dataclass(frozen=True, slots=True)
-class IsSubjectPopulated:
+@dataclass(frozen=True, slots=True, init=False)
+class IsSubjectPopulated(Precondition):
     """Holds if `subject` has an event (with `recursive=True`: or any nested subject has)."""
 
     subject: str
     recursive: bool = field(default=False, kw_only=True)
 
-    def __post_init__(self) -> None:
-        check_subject(self.subject)
-        check_bool(self.recursive, "recursive")
+    def __init__(
+        self,
+        subject: str,
+        options: PreconditionOptions | None = None,
+        *,
+        recursive: bool = False,
+    ) -> None:
+        _init_subject_precondition(self, subject, options, recursive)
+
+    @property
+    def options(self) -> PreconditionOptions | None:
+        """`PreconditionOptions(recursive=True)` for a recursive precondition, else None."""
+        return _options(self.recursive)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "isSubjectPopulated", "payload": _subject_payload(self)}
 
 
-@dataclass(frozen=True, slots=True)
-class IsSubjectOnEventId:
+@dataclass(frozen=True, slots=True, init=False)
+class IsSubjectOnEventId(Precondition):
     """Holds if the latest event of `subject` has the id `event_id`: optimistic concurrency.
 
     With `recursive=True` the latest event among the subject and all nested subjects counts.
@@ -49,23 +146,41 @@ class IsSubjectOnEventId:
     event_id: str
     recursive: bool = field(default=False, kw_only=True)
 
-    def __post_init__(self) -> None:
-        check_subject(self.subject)
-        check_event_id(self.event_id)
-        check_bool(self.recursive, "recursive")
+    def __init__(
+        self,
+        subject: str,
+        event_id: str,
+        options: PreconditionOptions | None = None,
+        *,
+        recursive: bool = False,
+    ) -> None:
+        _init_subject_precondition(self, subject, options, recursive)
+        object.__setattr__(self, "event_id", check_event_id(event_id))
+
+    @property
+    def options(self) -> PreconditionOptions | None:
+        """`PreconditionOptions(recursive=True)` for a recursive precondition, else None."""
+        return _options(self.recursive)
+
+    def to_json(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {"subject": self.subject, "eventId": self.event_id}
+        if self.recursive:
+            payload["options"] = {"recursive": True}
+        return {"type": "isSubjectOnEventId", "payload": payload}
 
 
 @dataclass(frozen=True, slots=True)
-class IsEventQlQueryTrue:
+class IsEventQlQueryTrue(Precondition):
     """Holds if the EventQL `query` returns a single row holding `True`."""
 
     query: str
 
     def __post_init__(self) -> None:
-        if not check_str(self.query, "query").strip():
-            raise InvalidArgumentError(
+        if not check_str(self.query, "query", ErrorCode.QUERY_MISSING).strip():
+            raise RefusedArgumentError(
                 "query must not be empty: pass an EventQL query that returns one boolean, "
-                "for example 'FROM e IN events PROJECT INTO COUNT() == 0'"
+                "for example 'FROM e IN events PROJECT INTO COUNT() == 0'",
+                code=ErrorCode.QUERY_MISSING,
             )
 
     @classmethod
@@ -76,9 +191,9 @@ class IsEventQlQueryTrue:
         """
         return cls(bind_parameters(check_str(query, "query"), parameters))
 
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "isEventQlQueryTrue", "payload": {"query": self.query}}
 
-Precondition = IsSubjectPristine | IsSubjectPopulated | IsSubjectOnEventId | IsEventQlQueryTrue
-"""Any precondition `write_events` accepts."""
 
 SubjectPrecondition = IsSubjectPristine | IsSubjectPopulated | IsSubjectOnEventId
 """The preconditions about one subject (the ones that take `recursive`)."""
@@ -89,5 +204,6 @@ __all__ = [
     "IsSubjectPopulated",
     "IsSubjectPristine",
     "Precondition",
+    "PreconditionOptions",
     "SubjectPrecondition",
 ]

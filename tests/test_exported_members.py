@@ -50,7 +50,7 @@ def test_reprs_name_the_package() -> None:
 
 
 def test_the_seeds_names_stay_importable() -> None:
-    assert eventsourcingdb.ValidationError is eventsourcingdb.InvalidArgumentError
+    assert issubclass(eventsourcingdb.InvalidArgumentError, eventsourcingdb.ValidationError)
     assert eventsourcingdb.CustomError is eventsourcingdb.EventSourcingDBError
     assert eventsourcingdb.InternalError is eventsourcingdb.ProtocolError
     assert issubclass(eventsourcingdb.ServerError, eventsourcingdb.EventSourcingDBError)

@@ -97,3 +97,42 @@ def test_recursive_and_order_are_checked() -> None:
         o.ReadEventsOptions(order="newest-first")  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match="lower_bound must be a Bound"):
         o.ObserveEventsOptions(lower_bound="3")  # type: ignore[arg-type]
+
+
+def test_options_give_their_wire_form() -> None:
+    options = o.ReadEventsOptions(
+        recursive=True,
+        order=o.Order.ANTICHRONOLOGICAL,
+        upper_bound=o.Bound("9", o.BoundType.EXCLUSIVE),
+        from_latest_event=_READ_LATEST,
+    )
+    assert options.to_json() == {
+        "recursive": True,
+        "order": "antichronological",
+        "upperBound": {"id": "9", "type": "exclusive"},
+        "fromLatestEvent": {
+            "subject": "/books/42",
+            "type": "io.eventsourcingdb.library.book-borrowed",
+            "ifEventIsMissing": "read-everything",
+        },
+    }
+    observe = o.ObserveEventsOptions(recursive=False, lower_bound=o.Bound("3"))
+    observe.validate()
+    assert observe.to_json() == {"recursive": False, "lowerBound": {"id": "3", "type": "inclusive"}}
+    assert o.ReadSubjectsOptions(recursive=False).to_json() == {"recursive": False}
+
+
+def test_read_subjects_options_need_a_bool() -> None:
+    with pytest.raises(InvalidArgumentError, match="recursive"):
+        o.ReadSubjectsOptions(recursive=None)  # type: ignore[arg-type]
+
+
+def test_conflicting_options_carry_the_servers_code() -> None:
+    from eventsourcingdb import ErrorCode, RefusedArgumentError
+
+    with pytest.raises(RefusedArgumentError) as caught:
+        o.ObserveEventsOptions(lower_bound=o.Bound("1"), from_latest_event=_OBSERVE_LATEST)
+    assert caught.value.code == ErrorCode.SELECTION_CONFLICTING
+    with pytest.raises(RefusedArgumentError) as caught:
+        o.ReadEventsOptions(order="chronological")  # type: ignore[arg-type]
+    assert caught.value.code == ErrorCode.ORDER_UNKNOWN

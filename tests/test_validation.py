@@ -21,6 +21,18 @@ def test_refuses_malformed_subjects_with_an_example(subject: str) -> None:
         v.check_subject(subject)
 
 
+@pytest.mark.parametrize("subject", ["/", "/books", "/books/42"])
+def test_accepts_subjects_to_write_to(subject: str) -> None:
+    assert v.check_written_subject(subject) == subject
+
+
+def test_refuses_to_write_to_a_subject_with_a_trailing_slash_saying_which_to_use() -> None:
+    with pytest.raises(InvalidArgumentError, match="ends with '/': write '/books/42'"):
+        v.check_written_subject("/books/42/")
+    with pytest.raises(InvalidArgumentError, match="for example '/books/42'"):
+        v.check_written_subject("/books//")
+
+
 def test_refuses_a_subject_that_is_not_a_string() -> None:
     with pytest.raises(InvalidArgumentError, match="subject must be a string, got int"):
         v.check_subject(42)

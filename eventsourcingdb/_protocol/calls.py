@@ -64,10 +64,15 @@ from eventsourcingdb._validation import (
     check_str,
     check_subject,
 )
-from eventsourcingdb.errors import InvalidArgumentError, ProtocolError
+from eventsourcingdb.errors import (
+    ErrorCode,
+    InvalidArgumentError,
+    ProtocolError,
+    RefusedArgumentError,
+)
 from eventsourcingdb.event import Event
 from eventsourcingdb.event_type import EventType
-from eventsourcingdb.options import ObserveEventsOptions, ReadEventsOptions
+from eventsourcingdb.options import ObserveEventsOptions, ReadEventsOptions, ReadSubjectsOptions
 
 T = TypeVar("T")
 
@@ -215,7 +220,9 @@ def register_event_schema(event_type: object, json_schema: object) -> DocumentCa
     """`register_event_schema(event_type, json_schema)`: a schema for a type, once and for all."""
     checked_type = check_event_type(event_type, "event_type")
     schema = check_json_object(
-        dict(json_schema) if isinstance(json_schema, Mapping) else json_schema, "json_schema"
+        dict(json_schema) if isinstance(json_schema, Mapping) else json_schema,
+        "json_schema",
+        ErrorCode.EVENT_SCHEMA_NOT_OBJECT,
     )
     schema_json = encode_json(schema, "json_schema")
     return DocumentCall(
@@ -282,11 +289,12 @@ def _row_decoder(request: Request) -> StreamDecoder[Any]:
 
 def eventql_query(query: object, parameters: object = None) -> str:
     """The query to send: checked, not empty, with `parameters` bound to its `$name`s if given."""
-    checked_query = check_str(query, "query")
+    checked_query = check_str(query, "query", ErrorCode.QUERY_MISSING)
     if not checked_query.strip():
-        raise InvalidArgumentError(
+        raise RefusedArgumentError(
             "query must not be empty: pass an EventQL query, for example "
-            "'FROM e IN events PROJECT INTO e'"
+            "'FROM e IN events PROJECT INTO e'",
+            code=ErrorCode.QUERY_MISSING,
         )
     if parameters is not None:
         checked_query = bind_parameters(checked_query, parameters)
@@ -308,13 +316,46 @@ def _subject_decoder(request: Request) -> StreamDecoder[str]:
     return StreamDecoder(request, _wire.ITEM_SUBJECT, convert_subject)
 
 
-def read_subjects(base_subject: object) -> StreamCall[str]:
-    """`read_subjects(base_subject)`: the base subject and every known subject below it."""
-    checked_base = check_subject(base_subject, "base_subject")
+class _OneSubjectDecoder(StreamDecoder[str]):
+    """Keeps only `subject` of a v1 listing, which always includes the subjects below it."""
+
+    __slots__ = ("_subject",)
+
+    def __init__(self, request: Request, subject: str) -> None:
+        super().__init__(request, _wire.ITEM_SUBJECT, convert_subject)
+        self._subject = subject
+
+    def feed(self, chunk: bytes) -> list[str]:
+        return [value for value in super().feed(chunk) if value == self._subject]
+
+    def close(self) -> list[str]:
+        return [value for value in super().close() if value == self._subject]
+
+
+def read_subjects(
+    subject: object, options: object = None, *, what: str = "subject"
+) -> StreamCall[str]:
+    """`read_subjects(subject, options)`: the subject and (with `options.recursive`, the
+    default) every known subject below it."""
+    checked_subject = check_subject(subject, what)
+    if options is None:
+        options = ReadSubjectsOptions(recursive=True)
+    if not isinstance(options, ReadSubjectsOptions):
+        raise InvalidArgumentError(
+            f"options must be ReadSubjectsOptions, got {type(options).__name__}; for example "
+            "ReadSubjectsOptions(recursive=True)"
+        )
+    recursive = options.recursive
+
+    def decoder(request: Request) -> StreamDecoder[str]:
+        if recursive or request.version is ApiVersion.V2:
+            return _subject_decoder(request)
+        return _OneSubjectDecoder(request, checked_subject)
+
     return StreamCall(
         Operation.READ_SUBJECTS,
-        lambda version: build_read_subjects(version, checked_base),
-        _subject_decoder,
+        lambda version: build_read_subjects(version, checked_subject, recursive),
+        decoder,
     )
 
 

@@ -17,9 +17,11 @@ from eventsourcingdb.errors import (
     AuthenticationError,
     ClientError,
     ConcurrencyError,
+    DbApiError,
     ErrorCode,
     EventSourcingDBError,
     EventTypeNotFoundError,
+    IncompleteStreamError,
     InvalidSchemaError,
     OutcomeUnknownError,
     ProtocolError,
@@ -28,7 +30,6 @@ from eventsourcingdb.errors import (
     SchemaAlreadyRegisteredError,
     SchemaError,
     SchemaViolationError,
-    ServerError,
     StoreReadOnlyError,
     StreamStalledError,
     TransportError,
@@ -36,7 +37,7 @@ from eventsourcingdb.errors import (
 
 _DESCRIPTION_LIMIT: Final = 1000
 
-_CLASS_BY_CODE: Final[dict[ErrorCode, type[ServerError]]] = {
+_CLASS_BY_CODE: Final[dict[ErrorCode, type[DbApiError]]] = {
     ErrorCode.PRECONDITION_VIOLATED: ConcurrencyError,
     ErrorCode.EVENT_TYPE_UNKNOWN: EventTypeNotFoundError,
     ErrorCode.QUERY_MISSING: QueryError,
@@ -50,18 +51,18 @@ _CLASS_BY_CODE: Final[dict[ErrorCode, type[ServerError]]] = {
     ErrorCode.EVENT_SCHEMA_MISSING: InvalidSchemaError,
     ErrorCode.EVENT_SCHEMA_UNREGISTERED: SchemaError,
     ErrorCode.STORE_READ_ONLY: StoreReadOnlyError,
-    ErrorCode.LICENSE_INVALID: ServerError,
-    ErrorCode.CAPACITY_EXCEEDED: ServerError,
-    ErrorCode.DISK_FULL: ServerError,
-    ErrorCode.STORE_FAILED: ServerError,
-    ErrorCode.SERVER_SHUTTING_DOWN: ServerError,
-    ErrorCode.RESTORE_IN_PROGRESS: ServerError,
-    ErrorCode.INDEXES_REBUILDING: ServerError,
-    ErrorCode.READ_ONLY_MODE_ALREADY_ENABLED: ServerError,
+    ErrorCode.LICENSE_INVALID: DbApiError,
+    ErrorCode.CAPACITY_EXCEEDED: DbApiError,
+    ErrorCode.DISK_FULL: DbApiError,
+    ErrorCode.STORE_FAILED: DbApiError,
+    ErrorCode.SERVER_SHUTTING_DOWN: DbApiError,
+    ErrorCode.RESTORE_IN_PROGRESS: DbApiError,
+    ErrorCode.INDEXES_REBUILDING: DbApiError,
+    ErrorCode.READ_ONLY_MODE_ALREADY_ENABLED: DbApiError,
 }
 """Codes not listed here are about the request itself: `ClientError`."""
 
-_SUMMARY: Final[dict[type[ServerError], str]] = {
+_SUMMARY: Final[dict[type[DbApiError], str]] = {
     AuthenticationError: (
         "the server refused the API token: it is missing or wrong; check the api_token given to "
         "Client"
@@ -78,7 +79,7 @@ _SUMMARY: Final[dict[type[ServerError], str]] = {
     StoreReadOnlyError: "the store is in read-only mode and refuses the request",
     RateLimitedError: "too many requests: the server's rate limit was reached",
     ClientError: "the server refused the request",
-    ServerError: "the server could not handle the request",
+    DbApiError: "the server could not handle the request",
 }
 
 
@@ -144,7 +145,7 @@ def _where(request: Request, status: int | None = None, code: ErrorCode | None =
     if status is not None:
         parts.append(str(status))
     if code is not None:
-        parts.append(code.value)
+        parts.append(code.slug)
     parts.append(request.target)
     return "[" + ", ".join(parts) + "]"
 
@@ -257,7 +258,7 @@ def _v1_code(operation: Operation, status: int, text: str) -> ErrorCode | None:
     return None
 
 
-def _class_for_status(request: Request, status: int) -> type[ServerError]:
+def _class_for_status(request: Request, status: int) -> type[DbApiError]:
     if status == 401:
         return AuthenticationError
     if status == 400 and request.version is ApiVersion.V1:
@@ -267,7 +268,7 @@ def _class_for_status(request: Request, status: int) -> type[ServerError]:
             return QueryError
     if 400 <= status < 500:
         return ClientError
-    return ServerError
+    return DbApiError
 
 
 def _parse_retry_after(value: str | None) -> float | None:
@@ -300,7 +301,7 @@ def status_error(
     if status == 429:
         seconds = _parse_retry_after(retry_after)
         wait = f"; retry after {seconds:g} seconds" if seconds is not None else ""
-        error: ServerError = RateLimitedError(
+        error: DbApiError = RateLimitedError(
             f"{request.label}: {_SUMMARY[RateLimitedError]}{wait}: {description} "
             f"{_where(request, status)}",
             status=status,
@@ -310,7 +311,7 @@ def status_error(
         )
     else:
         cls = _CLASS_BY_CODE.get(code, ClientError) if code else _class_for_status(request, status)
-        summary = _SUMMARY.get(cls, _SUMMARY[ServerError])
+        summary = _SUMMARY.get(cls, _SUMMARY[DbApiError])
         if status in (404, 405) and code is None:
             summary = (
                 "the server does not offer this route; it may be older than this call needs, or "
@@ -343,15 +344,15 @@ def coded_error(
     details: dict[str, Any] | None = None,
     *,
     raw_code: str | None = None,
-) -> ServerError:
+) -> DbApiError:
     """The error of a v2 `error` envelope (or a v1 `error` line) that arrived under status 200."""
     if code is not None:
         cls = _CLASS_BY_CODE.get(code, ClientError)
     elif request.operation is Operation.RUN_EVENTQL_QUERY:
         cls = QueryError
     else:
-        cls = ServerError
-    summary = _SUMMARY.get(cls, _SUMMARY[ServerError])
+        cls = DbApiError
+    summary = _SUMMARY.get(cls, _SUMMARY[DbApiError])
     where = _where(request, 200, code)
     if code is None and raw_code:
         where = where[:-1] + f", code {raw_code!r}]"
@@ -359,14 +360,14 @@ def coded_error(
     return cls(
         f"{request.label}: {summary}: {text} {where}",
         status=200,
-        code=code,
+        code=code if code is not None else raw_code,
         description=_trim(description),
         path=request.path,
         details=details,
     )
 
 
-def v1_error_line(request: Request, payload: Any) -> ServerError:
+def v1_error_line(request: Request, payload: Any) -> DbApiError:
     """The error of a v1 `{"type":"error","payload":{"error":...}}` line."""
     details: dict[str, Any] = {}
     if isinstance(payload, dict):
@@ -381,7 +382,7 @@ def v1_error_line(request: Request, payload: Any) -> ServerError:
     return coded_error(request, code, description, details)
 
 
-def v2_error_envelope(request: Request, data: Any) -> ServerError:
+def v2_error_envelope(request: Request, data: Any) -> DbApiError:
     """The error of a v2 `{"type":"error","data":{"code","description","details"}}` envelope."""
     if not isinstance(data, dict):
         return coded_error(request, None, json.dumps(data))
@@ -411,7 +412,7 @@ def broken_stream(request: Request, reason: str) -> EventSourcingDBError:
     """A stream that ended before it was complete; for a write the outcome is then unknown."""
     if request.operation.changes_state:
         return outcome_unknown(request, reason)
-    return TransportError(
+    return IncompleteStreamError(
         f"{request.label}: the stream broke off: {reason} {_where(request)}",
         path=request.path,
     )

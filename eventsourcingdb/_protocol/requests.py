@@ -14,16 +14,16 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from eventsourcingdb import _wire
-from eventsourcingdb.errors import InvalidArgumentError
-from eventsourcingdb.event import EventCandidate
-from eventsourcingdb.options import Bound, ObserveEventsOptions, ReadEventsOptions
-from eventsourcingdb.preconditions import (
-    IsEventQlQueryTrue,
-    IsSubjectOnEventId,
-    IsSubjectPopulated,
-    IsSubjectPristine,
-    Precondition,
+from eventsourcingdb._validation import rephrase
+from eventsourcingdb.errors import (
+    ErrorCode,
+    IncompatibleServerError,
+    InvalidArgumentError,
+    RefusedArgumentError,
 )
+from eventsourcingdb.event import EventCandidate
+from eventsourcingdb.options import ObserveEventsOptions, ReadEventsOptions
+from eventsourcingdb.preconditions import Precondition, SubjectPrecondition
 
 
 class ApiVersion(enum.IntEnum):
@@ -130,37 +130,29 @@ def build_verify_api_token(version: ApiVersion) -> Request:
 def _precondition_to_wire(
     precondition: Precondition, version: ApiVersion, index: int
 ) -> dict[str, Any]:
-    """One precondition; v2 subject preconditions carry `payload.options.recursive` when set."""
-    if isinstance(precondition, IsEventQlQueryTrue):
-        return {"type": "isEventQlQueryTrue", "payload": {"query": precondition.query}}
-    if isinstance(precondition, IsSubjectOnEventId):
-        wire: dict[str, Any] = {
-            "type": "isSubjectOnEventId",
-            "payload": {"subject": precondition.subject, "eventId": precondition.event_id},
-        }
-    elif isinstance(precondition, IsSubjectPristine):
-        wire = {"type": "isSubjectPristine", "payload": {"subject": precondition.subject}}
-    elif isinstance(precondition, IsSubjectPopulated):
-        wire = {"type": "isSubjectPopulated", "payload": {"subject": precondition.subject}}
-    else:
+    """One precondition as `to_json()` gives it (the v2 form); for v1 without options, which
+    that API does not know, and a recursive one is refused: v1 cannot check nested subjects."""
+    wire = precondition.to_json()
+    if not isinstance(wire, dict):
         raise InvalidArgumentError(
-            f"preconditions[{index}] must be IsSubjectPristine, IsSubjectPopulated, "
-            f"IsSubjectOnEventId or IsEventQlQueryTrue, got {type(precondition).__name__}"
+            f"preconditions[{index}].to_json() must return a dict with type and payload, got "
+            f"{type(wire).__name__}"
         )
-    if precondition.recursive:
-        if version is ApiVersion.V1:
-            raise InvalidArgumentError(
+    if version is ApiVersion.V1 and isinstance(precondition, SubjectPrecondition):
+        if precondition.recursive:
+            raise IncompatibleServerError(
                 f"preconditions[{index}] ({type(precondition).__name__} with recursive=True) "
                 "needs the v2 API, but the server speaks only v1, which checks a subject without "
                 "its nested subjects; upgrade the server to EventSourcingDB 1.3 or newer, or pass "
-                "recursive=False"
+                "recursive=False; nothing was written"
             )
-        wire["payload"]["options"] = {"recursive": True}
+        wire = {**wire, "payload": {**wire["payload"]}}
+        wire["payload"].pop("options", None)
     return wire
 
 
 def check_preconditions(preconditions: object) -> tuple[Precondition, ...]:
-    """The preconditions as a tuple, each one of the four precondition classes."""
+    """The preconditions as a tuple, each a `Precondition` (the four classes, or a subclass)."""
     if preconditions is None:
         return ()
     if isinstance(preconditions, str | bytes | Mapping) or not isinstance(preconditions, Sequence):
@@ -169,9 +161,8 @@ def check_preconditions(preconditions: object) -> tuple[Precondition, ...]:
             f"[IsSubjectPristine('/books/42')], got {type(preconditions).__name__}"
         )
     checked = tuple(preconditions)
-    allowed = (IsSubjectPristine, IsSubjectPopulated, IsSubjectOnEventId, IsEventQlQueryTrue)
     for index, precondition in enumerate(checked):
-        if not isinstance(precondition, allowed):
+        if not isinstance(precondition, Precondition):
             raise InvalidArgumentError(
                 f"preconditions[{index}] must be IsSubjectPristine, IsSubjectPopulated, "
                 f"IsSubjectOnEventId or IsEventQlQueryTrue, got {type(precondition).__name__}"
@@ -187,7 +178,10 @@ def check_candidates(events: object) -> tuple[EventCandidate, ...]:
             f"subject, type and data), got {type(events).__name__}"
         )
     if not events:
-        raise InvalidArgumentError("events must not be empty: pass at least one event to write")
+        raise RefusedArgumentError(
+            "events must not be empty: pass at least one event to write",
+            code=ErrorCode.EVENTS_MISSING,
+        )
     candidates: list[EventCandidate] = []
     for index, event in enumerate(events):
         if isinstance(event, EventCandidate):
@@ -199,7 +193,7 @@ def check_candidates(events: object) -> tuple[EventCandidate, ...]:
                 message = error.message
                 if not message.startswith(f"events[{index}]"):
                     message = f"events[{index}]: {message}"
-                raise InvalidArgumentError(message) from None
+                raise rephrase(error, message) from None
     return tuple(candidates)
 
 
@@ -213,7 +207,7 @@ def encode_candidates(candidates: Sequence[EventCandidate]) -> bytes:
     One encoder call for the whole list; when it fails, the candidates are encoded one by one,
     so that the error names the one that cannot be encoded (the bytes are the same either way).
     """
-    wires = [candidate.to_wire() for candidate in candidates]
+    wires = [candidate.to_json() for candidate in candidates]
     try:
         return _COMPACT.encode(wires).encode("utf-8")
     except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
@@ -259,51 +253,13 @@ def build_register_event_schema(
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _bound_to_wire(bound: Bound) -> dict[str, str]:
-    return {"id": bound.id, "type": bound.type.value}
-
-
-def read_options_to_wire(options: ReadEventsOptions) -> dict[str, Any]:
-    """The `options` member of read-events, optional members left out when unset."""
-    wire: dict[str, Any] = {"recursive": options.recursive}
-    if options.order is not None:
-        wire["order"] = options.order.value
-    if options.lower_bound is not None:
-        wire["lowerBound"] = _bound_to_wire(options.lower_bound)
-    if options.upper_bound is not None:
-        wire["upperBound"] = _bound_to_wire(options.upper_bound)
-    if options.from_latest_event is not None:
-        latest = options.from_latest_event
-        wire["fromLatestEvent"] = {
-            "subject": latest.subject,
-            "type": latest.type,
-            "ifEventIsMissing": latest.if_event_is_missing.value,
-        }
-    return wire
-
-
-def observe_options_to_wire(options: ObserveEventsOptions) -> dict[str, Any]:
-    """The `options` member of observe-events, optional members left out when unset."""
-    wire: dict[str, Any] = {"recursive": options.recursive}
-    if options.lower_bound is not None:
-        wire["lowerBound"] = _bound_to_wire(options.lower_bound)
-    if options.from_latest_event is not None:
-        latest = options.from_latest_event
-        wire["fromLatestEvent"] = {
-            "subject": latest.subject,
-            "type": latest.type,
-            "ifEventIsMissing": latest.if_event_is_missing.value,
-        }
-    return wire
-
-
 def _read_method(version: ApiVersion) -> str:
     return _wire.QUERY_METHOD if version is ApiVersion.V2 else "POST"
 
 
 def build_read_events(version: ApiVersion, subject: str, options: ReadEventsOptions) -> Request:
     """`read_events`: a stream of the selected events."""
-    body = encode_json({"subject": subject, "options": read_options_to_wire(options)}, "options")
+    body = encode_json({"subject": subject, "options": options.to_json()}, "options")
     path = _wire.V2_READ_EVENTS if version is ApiVersion.V2 else _wire.V1_READ_EVENTS
     return Request(Operation.READ_EVENTS, version, _read_method(version), path, body)
 
@@ -312,7 +268,7 @@ def build_observe_events(
     version: ApiVersion, subject: str, options: ObserveEventsOptions
 ) -> Request:
     """`observe_events`: stored events, then new ones as they are written; never ends."""
-    body = encode_json({"subject": subject, "options": observe_options_to_wire(options)}, "options")
+    body = encode_json({"subject": subject, "options": options.to_json()}, "options")
     path = _wire.V2_OBSERVE_EVENTS if version is ApiVersion.V2 else _wire.V1_OBSERVE_EVENTS
     return Request(Operation.OBSERVE_EVENTS, version, _read_method(version), path, body)
 
@@ -324,15 +280,15 @@ def build_run_eventql_query(version: ApiVersion, query: str) -> Request:
     return Request(Operation.RUN_EVENTQL_QUERY, version, _read_method(version), path, body)
 
 
-def build_read_subjects(version: ApiVersion, base_subject: str) -> Request:
-    """`read_subjects`: the base subject and every known subject below it.
+def build_read_subjects(version: ApiVersion, base_subject: str, recursive: bool = True) -> Request:
+    """`read_subjects`: the subject, and with `recursive` every known subject below it.
 
-    v2 names the base `subject` and lists nested subjects only with `recursive`, which gives the
-    v1 behaviour.
+    v2 names the base `subject` and takes `recursive`; v1 always lists the subjects below too
+    (the decoder then keeps only the subject itself when `recursive` is False).
     """
     if version is ApiVersion.V2:
         body = encode_json(
-            {"subject": base_subject, "options": {"recursive": True}}, "base_subject"
+            {"subject": base_subject, "options": {"recursive": recursive}}, "subject"
         )
         path = _wire.V2_READ_SUBJECTS
     else:

@@ -32,7 +32,7 @@ from typing import Any, ClassVar, Self, dataclass_transform
 
 from pydantic import BaseModel
 
-from eventsourcingdb._validation import check_subject
+from eventsourcingdb._validation import check_written_subject
 from eventsourcingdb.aggregates.errors import AggregateDefinitionError, MissingHandlerError
 from eventsourcingdb.aggregates.handlers import MissingHandler, collect_handlers
 from eventsourcingdb.aggregates.snapshots import Snapshots
@@ -148,7 +148,7 @@ class Aggregate:
     def new(cls, subject: str) -> Self:
         """A fresh aggregate at `subject`, with no events yet (saving it expects a new subject)."""
         aggregate = cls()
-        aggregate._subject = check_subject(subject)
+        aggregate._subject = check_written_subject(subject)
         return aggregate
 
     # --- identity and version ----------------------------------------------------------------
@@ -201,7 +201,7 @@ class Aggregate:
         own = self.subject
         if subject is None or subject == own:
             return own
-        check_subject(subject)
+        check_written_subject(subject)
         if not type(self)._spec.recursive:
             raise InvalidArgumentError(
                 f"{type(self).__name__} at {own} can record events on its own subject only, not "

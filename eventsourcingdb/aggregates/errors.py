@@ -4,7 +4,7 @@
 EventSourcingDBError
 ├── InvalidArgumentError
 │   └── AggregateDefinitionError     an aggregate class or decider cannot work as declared
-├── ServerError > ClientError
+├── ServerError > DbApiError > ClientError
 │   └── ConcurrencyError
 │       └── AggregateConcurrencyError  saving lost a race: .subject, .expected_version
 ├── AggregateNotFoundError           load() found no events for the subject

@@ -18,7 +18,7 @@ from typing import TypeVar, cast
 
 from pydantic import BaseModel
 
-from eventsourcingdb._validation import check_subject
+from eventsourcingdb._validation import check_written_subject
 from eventsourcingdb.aggregates.aggregate import Aggregate, AggregateSpec
 from eventsourcingdb.aggregates.boundaries import Boundary, BoundaryRead, unchanged
 from eventsourcingdb.aggregates.decider import Decider, DecisionResult
@@ -334,7 +334,7 @@ class Repository:
         """
         if not isinstance(decider, Decider):
             raise InvalidArgumentError(f"execute takes a Decider, got {type(decider).__name__}")
-        check_subject(subject)
+        check_written_subject(subject)
 
         async def attempt() -> DecisionResult[S, E]:
             state, version = await self._fold(decider, subject)
@@ -373,7 +373,7 @@ class Repository:
         """
         if not isinstance(decider, Decider):
             raise InvalidArgumentError(f"load_state takes a Decider, got {type(decider).__name__}")
-        check_subject(subject)
+        check_written_subject(subject)
         return await self._fold(decider, subject)
 
     async def _fold(self, decider: Decider[S, C, E], subject: str) -> tuple[S, str | None]:

@@ -24,7 +24,7 @@ from typing import Any, Generic, TypeVar, cast, overload
 
 from pydantic import BaseModel
 
-from eventsourcingdb._validation import check_subject
+from eventsourcingdb._validation import check_written_subject
 from eventsourcingdb.aggregates.aggregate import Aggregate
 from eventsourcingdb.aggregates.decider import Decider
 from eventsourcingdb.errors import InvalidArgumentError
@@ -265,7 +265,7 @@ def given(
         # The overload promised events of the decider's type; they are checked as models above.
         return DeciderScenario(subject_of, cast("Sequence[E]", events))
     if isinstance(subject_of, type) and issubclass(subject_of, Aggregate):
-        return AggregateScenario(subject_of, events, check_subject(subject))
+        return AggregateScenario(subject_of, events, check_written_subject(subject))
     raise InvalidArgumentError(
         f"given takes an Aggregate subclass or a Decider, got {subject_of!r}"
     )

@@ -39,9 +39,25 @@ GREETING: Final = "My God, it's full of stars."
 """The `message` of the ping answer's data (vendor plugin, open-questions-resolved §5)."""
 
 
+ECHO_LIMIT: Final = 100
+"""At most this many characters of a refused value are quoted back; a long one is cut short."""
+
+
+def quoted(value: str) -> str:
+    """`'<value>'`, or its start and its length when it is longer than `ECHO_LIMIT`."""
+    if len(value) <= ECHO_LIMIT:
+        return f"'{value}'"
+    return f"'{value[:ECHO_LIMIT]}'... ({len(value)} characters)"
+
+
 def invalid(what: str, value: str) -> str:
     """`invalid <what>: '<value>'`, the shape of the real server's `invalid event type` text."""
-    return f"invalid {what}: '{value}'"
+    return f"invalid {what}: {quoted(value)}"
+
+
+def too_long(what: str, value: str, limit: int) -> str:
+    """A value beyond the emulator's length limit, quoted only in part."""
+    return f"invalid {what}: {quoted(value)} is longer than the {limit} characters allowed"
 
 
 def invalid_body(detail: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from eventsourcingdb import _wire
 from eventsourcingdb.emulator import _messages as m
@@ -31,9 +31,16 @@ from eventsourcingdb.emulator.records import (
 )
 from eventsourcingdb.errors import ErrorCode
 
-__all__ = ["BodyReader", "Purpose"]
+__all__ = ["MAX_EVENT_TYPE_LENGTH", "MAX_SUBJECT_LENGTH", "BodyReader", "Purpose"]
+
+MAX_SUBJECT_LENGTH: Final = 4096
+"""The longest subject the emulator takes, in characters (the real server documents none)."""
+MAX_EVENT_TYPE_LENGTH: Final = 1024
+"""The longest event type the emulator takes, in characters (the real server documents none)."""
 
 _MISSING = object()
+_MAX_EVENT_ID: Final = str(2**64 - 1)
+"""The largest id Go's `strconv.ParseUint(id, 10, 64)` reads; a longer id is malformed."""
 _T = TypeVar("_T")
 
 
@@ -122,26 +129,38 @@ class BodyReader:
         return value
 
     def subject(self, value: str | None) -> str:
-        """A subject, refused when missing or malformed."""
+        """A subject, refused when missing, malformed or longer than `MAX_SUBJECT_LENGTH`."""
         if value is None:
             raise Refusal(400, m.invalid("subject", ""), ErrorCode.SUBJECT_MISSING)
+        if len(value) > MAX_SUBJECT_LENGTH:
+            text = m.too_long("subject", value, MAX_SUBJECT_LENGTH)
+            raise Refusal(400, text, ErrorCode.SUBJECT_MALFORMED)
         if not _wire.SUBJECT_PATTERN.fullmatch(value):
             raise Refusal(400, m.invalid("subject", value), ErrorCode.SUBJECT_MALFORMED)
         return value
 
     def event_type(self, value: str | None) -> str:
-        """An event type, refused when missing or malformed."""
+        """An event type, refused when missing, malformed or longer than `MAX_EVENT_TYPE_LENGTH`."""
         if value is None:
             raise Refusal(400, _wire.text_invalid_event_type(""), ErrorCode.EVENT_TYPE_MISSING)
+        if len(value) > MAX_EVENT_TYPE_LENGTH:
+            text = m.too_long("event type", value, MAX_EVENT_TYPE_LENGTH)
+            raise Refusal(400, text, ErrorCode.EVENT_TYPE_MALFORMED)
         if not _wire.EVENT_TYPE_PATTERN.fullmatch(value):
             raise Refusal(400, _wire.text_invalid_event_type(value), ErrorCode.EVENT_TYPE_MALFORMED)
         return value
 
     def event_id(self, value: str | None) -> int:
-        """An event id (a non-negative decimal integer), refused when missing or malformed."""
+        """An event id (a decimal integer that fits Go's uint64, as the server parses it),
+        refused when missing or malformed."""
         if value is None:
             raise Refusal(400, m.invalid("event ID", ""), ErrorCode.EVENT_ID_MISSING)
-        if not _wire.EVENT_ID_PATTERN.fullmatch(value):
+        digits = value.lstrip("0")
+        if (
+            not _wire.EVENT_ID_PATTERN.fullmatch(value)
+            or len(digits) > len(_MAX_EVENT_ID)
+            or (len(digits) == len(_MAX_EVENT_ID) and digits > _MAX_EVENT_ID)
+        ):
             raise Refusal(400, m.invalid("event ID", value), ErrorCode.EVENT_ID_MALFORMED)
         return int(value)
 

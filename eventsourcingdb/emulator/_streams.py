@@ -2,7 +2,8 @@
 
 Observations and queries interleave heartbeats whenever nothing was sent for the heartbeat
 interval. A query runs in a worker thread, a few chunks at a time, so a long query neither blocks
-the event loop nor keeps heartbeats from going out.
+the event loop nor keeps heartbeats from going out; when the stream is closed (its client has
+gone), the query is cancelled and its thread stops before the next row.
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from eventsourcingdb.emulator import _messages as m
 from eventsourcingdb.emulator._lines import CHUNK_SIZE, Lines, event_chunks
 from eventsourcingdb.emulator._requests import query_error_code, query_error_details
 from eventsourcingdb.emulator.encoding import encode_json
-from eventsourcingdb.emulator.eventql import EventQLError, Query
+from eventsourcingdb.emulator.eventql import (
+    Cancellation,
+    EventQLError,
+    Query,
+    QueryCancelledError,
+)
 from eventsourcingdb.emulator.records import ObservationClosedError, Selection, StoredEvent
 from eventsourcingdb.emulator.store import Observation, Store, StoreSnapshot
 from eventsourcingdb.errors import ErrorCode
@@ -69,20 +75,24 @@ async def observe_stream(
 async def query_stream(
     query: Query, snapshot: StoreSnapshot, lines: Lines, interval: float
 ) -> AsyncIterator[bytes]:
-    """The rows of a query, with heartbeats while a chunk is still being computed."""
+    """The rows of a query, with heartbeats while a chunk is still being computed; closing the
+    stream cancels the query."""
     produce = _RowProducer(query, snapshot, lines)
     loop = asyncio.get_running_loop()
     finished = False
-    while not finished:
-        pending = loop.run_in_executor(None, produce.next_chunks)
-        while True:
-            try:
-                chunks, finished = await asyncio.wait_for(asyncio.shield(pending), interval)
-                break
-            except TimeoutError:
-                yield lines.heartbeat()
-        for chunk in chunks:
-            yield chunk
+    try:
+        while not finished:
+            pending = loop.run_in_executor(None, produce.next_chunks)
+            while True:
+                try:
+                    chunks, finished = await asyncio.wait_for(asyncio.shield(pending), interval)
+                    break
+                except TimeoutError:
+                    yield lines.heartbeat()
+            for chunk in chunks:
+                yield chunk
+    finally:
+        produce.cancellation.cancel()  # a no-op once the query is done
     end = lines.end()
     if end and not produce.failed:
         yield end
@@ -97,6 +107,7 @@ class _RowProducer:
         self._snapshot = snapshot
         self._lines = lines
         self.failed = False
+        self.cancellation = Cancellation()
 
     def next_chunks(self) -> tuple[list[bytes], bool]:
         """Up to `STEP_CHUNKS` chunks (fewer after `STEP_SECONDS`), and whether the query is done.
@@ -118,7 +129,7 @@ class _RowProducer:
         filled = 0
         try:
             if self._rows is None:
-                self._rows = iter(self._query.run(self._snapshot))
+                self._rows = iter(self._query.run(self._snapshot, self.cancellation))
             for row in self._rows:
                 encoded = row.encoded if isinstance(row, StoredEvent) else encode_json(row)
                 line = self._lines.row(encoded)
@@ -126,6 +137,8 @@ class _RowProducer:
                 filled += len(line)
                 if filled >= CHUNK_SIZE:
                     return b"".join(buffer), False
+        except QueryCancelledError:
+            self.failed = True  # nobody reads on: nothing more to send
         except EventQLError as error:
             self.failed = True
             details = query_error_details(error)

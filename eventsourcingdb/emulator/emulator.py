@@ -87,21 +87,21 @@ class Emulator:
             raise InvalidArgumentError("image tag must be a non-empty string, e.g. '1.0.0'")
         return self
 
-    def with_startup_timeout(self, seconds: float) -> Self:
+    def with_startup_timeout(self, timeout: float) -> Self:
         """Accepted and validated as `Container` does, so that code written for it runs unchanged.
 
         It changes nothing: `start()` returns once the emulator answers (or has failed to
         listen), so there is nothing to wait for.
         """
-        if not isinstance(seconds, int | float) or seconds <= 0:
-            raise InvalidArgumentError(f"startup timeout must be positive, got {seconds!r}")
+        if not isinstance(timeout, int | float) or timeout <= 0:
+            raise InvalidArgumentError(f"startup timeout must be positive, got {timeout!r}")
         return self
 
-    def with_api_token(self, api_token: str) -> Self:
+    def with_api_token(self, token: str) -> Self:
         """Accept this API token (default `secret`)."""
-        if not isinstance(api_token, str) or not api_token:
+        if not isinstance(token, str) or not token:
             raise InvalidArgumentError("api token must be a non-empty string")
-        self._api_token = api_token
+        self._api_token = token
         return self
 
     def with_signing_key(self, key: Ed25519PrivateKey | None = None) -> Self:

@@ -35,13 +35,14 @@ from eventsourcingdb.emulator._requests import (
 )
 from eventsourcingdb.emulator._streams import observe_stream, prepared_stream, query_stream
 from eventsourcingdb.emulator.encoding import encode_json, encode_string, format_time
-from eventsourcingdb.emulator.eventql import EventQLSyntaxError, parse
+from eventsourcingdb.emulator.eventql import EventQLSyntaxError, Query, parse
 from eventsourcingdb.emulator.faults import ConnectionDropped, Faults
 from eventsourcingdb.emulator.options import ApiVersion, ServerOptions
 from eventsourcingdb.emulator.records import (
+    Candidate,
+    Precondition,
     PreconditionFailedError,
     PreconditionQueryError,
-    QueryPrecondition,
     RangeUnsatisfiableError,
     SchemaAlreadyRegisteredError,
     SchemaMismatchError,
@@ -61,6 +62,13 @@ __all__ = ["Handler", "Request", "Response"]
 _logger = logging.getLogger("eventsourcingdb.emulator")
 
 _OPENMETRICS_CONTENT_TYPE: Final = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+INLINE_QUERY_LENGTH: Final = 2048
+"""EventQL texts up to this length are parsed on the event loop (a few milliseconds at most);
+longer ones in a worker thread, so that no request holds up the others."""
+INLINE_WRITE_BYTES: Final = 8192
+"""Write bodies up to this size are read and checked on the event loop; larger ones (big
+batches, long precondition queries) in a worker thread."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,12 +292,15 @@ class Handler:
     # --- writing ----------------------------------------------------------------------------
 
     async def _write_events(self, request: Request, call: _Call) -> Response:
-        candidates, preconditions = call.reader.write_request(self._body(request, call))
+        def read() -> tuple[list[Candidate], list[Precondition]]:
+            return call.reader.write_request(self._body(request, call))
+
+        if len(request.body) <= INLINE_WRITE_BYTES:
+            candidates, preconditions = read()
+        else:
+            candidates, preconditions = await asyncio.to_thread(read)
         try:
-            if any(isinstance(check, QueryPrecondition) for check in preconditions):
-                written = await asyncio.to_thread(self._store.write, candidates, preconditions)
-            else:
-                written = self._store.write(candidates, preconditions)
+            written = await self._store.write_async(candidates, preconditions)
         except PreconditionFailedError as failed:
             raise Refusal(
                 409,
@@ -384,7 +395,7 @@ class Handler:
         if text is None or not text.strip():
             raise Refusal(400, m.TEXT_QUERY_MISSING, ErrorCode.QUERY_MISSING)
         try:
-            query = parse(text)
+            query = parse(text) if len(text) <= INLINE_QUERY_LENGTH else await _parse_off_loop(text)
         except EventQLSyntaxError as error:
             details = query_error_details(error)
             return self._ndjson(call.lines.error(error.message, ErrorCode.QUERY_MALFORMED, details))
@@ -432,6 +443,10 @@ class Handler:
         if call.version is ApiVersion.V1:
             return self._json(call.lines.event_type_object(info))
         return self._json(call.lines.event_type(info).rstrip(b"\n"))
+
+
+async def _parse_off_loop(text: str) -> Query:
+    return await asyncio.to_thread(parse, text)
 
 
 async def _guarded(chunks: AsyncIterator[bytes], lines: Lines, what: str) -> AsyncIterator[bytes]:

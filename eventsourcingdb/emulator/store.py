@@ -9,10 +9,12 @@ may live on any thread and any event loop: one lock guards the state, observers 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Final, overload
 
 from eventsourcingdb import _wire
 from eventsourcingdb.emulator.encoding import TimeFormat, format_time
@@ -37,6 +39,7 @@ from eventsourcingdb.emulator.records import (
     Selection,
     StoredEvent,
     StoredEventMismatchError,
+    SubjectPrecondition,
     encode_event,
     is_within,
     matches,
@@ -44,34 +47,89 @@ from eventsourcingdb.emulator.records import (
 )
 from eventsourcingdb.emulator.schemas import CompiledSchema
 
-__all__ = ["Observation", "Store", "StoreSnapshot"]
+__all__ = ["Observation", "Store", "StoreSnapshot", "subjects_within"]
 
-_BATCH_LIMIT = 10_000
+_BATCH_LIMIT: Final = 10_000
 """At most this many events are handed to an observer at once, so replays stream early."""
+_OPTIMISTIC_ATTEMPTS: Final = 2
+"""How often a write evaluates its EventQL preconditions beside other writers before it holds
+them back to evaluate once more (see `Store`)."""
 
 
 # --- snapshots for EventQL ---------------------------------------------------------------------
 
 
+class _Prefix(Sequence[StoredEvent]):
+    """The first `length` events of an append-only list: a snapshot that copies nothing."""
+
+    __slots__ = ("_events", "_length")
+
+    def __init__(self, events: list[StoredEvent], length: int) -> None:
+        self._events = events
+        self._length = length
+
+    def __len__(self) -> int:
+        return self._length
+
+    @overload
+    def __getitem__(self, index: int) -> StoredEvent: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[StoredEvent]: ...
+    def __getitem__(self, index: int | slice) -> StoredEvent | Sequence[StoredEvent]:
+        if isinstance(index, slice):
+            return self._events[: self._length][index]
+        if not -self._length <= index < self._length:
+            raise IndexError("event index out of range")
+        return self._events[index % self._length]
+
+    def __iter__(self) -> Iterator[StoredEvent]:
+        return itertools.islice(self._events, self._length)
+
+
 @dataclass(frozen=True, slots=True)
 class StoreSnapshot:
-    """What an EventQL query sees: the store at one moment (the `QuerySource` of the engine)."""
+    """What an EventQL query sees: the store at one moment (the `QuerySource` of the engine).
 
-    _events: Sequence[StoredEvent]
-    _subjects: Sequence[str]
+    Taking one costs no copy of the events: the event list only grows, so the snapshot keeps it
+    with its length at that moment. Subjects are derived when a query asks for them.
+    """
+
+    _events: list[StoredEvent]
+    _length: int
+    _nodes: list[str]
+    _node_count: int
     _event_types: Sequence[EventTypeInfo]
 
     def events(self) -> Sequence[StoredEvent]:
         """All events in write order."""
-        return self._events
+        return _Prefix(self._events, self._length)
 
     def subjects(self) -> Sequence[str]:
         """Every known subject (those with events and their ancestors), ascending."""
-        return self._subjects
+        return subjects_within(itertools.islice(self._nodes, self._node_count), "/")
 
     def event_types(self) -> Sequence[EventTypeInfo]:
         """Every known event type, ascending."""
         return self._event_types
+
+
+def subjects_within(nodes: Iterable[str], base: str) -> list[str]:
+    """`base` and every known subject below it, ascending by bytes; nothing if none is known.
+
+    Known are the subjects with events (`nodes`) and all their ancestors. The ancestors are
+    derived here rather than kept, so that a deep subject costs memory in proportion to its
+    length, not to the square of its depth; this costs what the answer itself costs.
+    """
+    found: set[str] = set()
+    for node in nodes:
+        if not is_within(node, base):
+            continue
+        while node not in found:
+            found.add(node)
+            if node == base:
+                break
+            node = node.rsplit("/", 1)[0] or "/"
+    return sorted(found)
 
 
 # --- the store ---------------------------------------------------------------------------------
@@ -79,18 +137,49 @@ class StoreSnapshot:
 
 @dataclass(slots=True)
 class _State:
-    """Everything that `reset()` empties."""
+    """Everything that `reset()` empties.
+
+    Writers see every appended event; readers see the events up to `visible` (with a durable
+    store, those committed to disk) and the counts and schemas that go with them. `schemas` and
+    `visible_schemas` are replaced, never changed, so a reference to one is a snapshot of it.
+    """
 
     events: list[StoredEvent] = field(default_factory=list)
     by_node: dict[str, list[int]] = field(default_factory=dict)
-    known_subjects: set[str] = field(default_factory=set)
+    nodes: list[str] = field(default_factory=list)
+    """The subjects with events, in the order of their first event."""
     type_counts: dict[str, int] = field(default_factory=dict)
-    schemas: dict[str, CompiledSchema] = field(default_factory=dict)
+    schemas: Mapping[str, CompiledSchema] = field(default_factory=dict)
     last_time_ns: int = 0
+    visible: int = 0
+    visible_nodes: int = 0
+    visible_type_counts: dict[str, int] = field(default_factory=dict)
+    visible_schemas: Mapping[str, CompiledSchema] = field(default_factory=dict)
+
+    def version(self) -> tuple[int, int]:
+        """What an `isEventQlQueryTrue` answer depends on: the events and the schemas."""
+        return len(self.events), len(self.schemas)
+
+
+@dataclass(frozen=True, slots=True)
+class _QueryAnswers:
+    """The `isEventQlQueryTrue` preconditions of a write, evaluated outside the lock."""
+
+    state: _State
+    version: tuple[int, int]
+    outcomes: Mapping[int, bool | EventQLError]
 
 
 class Store:
-    """The emulator's database: thread-safe, in memory, every event encoded once."""
+    """The emulator's database: thread-safe, in memory, every event encoded once.
+
+    Lock discipline: `_lock` guards the state and is held only for work bounded by the size of
+    the request or of the store, never across work a request can make arbitrarily long.
+    `isEventQlQueryTrue` preconditions and schema checks run outside it: a write evaluates its
+    queries against a snapshot, then appends only if nothing was written meanwhile, and
+    evaluates again otherwise. After `_OPTIMISTIC_ATTEMPTS` such attempts it takes `_gate`,
+    which holds back other writers (and only them) while it evaluates, so it cannot starve.
+    """
 
     def __init__(
         self,
@@ -105,6 +194,7 @@ class Store:
         self._time_format = time_format
         self._clock = clock
         self._lock = threading.Lock()
+        self._gate = threading.Lock()
         self._state = _State()
         self._observations: set[Observation] = set()
         self._closed = False
@@ -124,30 +214,119 @@ class Store:
     def write(
         self, candidates: Sequence[Candidate], preconditions: Sequence[Precondition] = ()
     ) -> list[StoredEvent]:
-        """Check the preconditions, then the schemas, then append all candidates or none."""
+        """Check the preconditions, then the schemas, then append all candidates or none.
+
+        Blocks the calling thread while `isEventQlQueryTrue` preconditions are evaluated.
+        """
+        written = self._write(candidates, preconditions, wait=True)
+        assert written is not None
+        return written
+
+    async def write_async(
+        self, candidates: Sequence[Candidate], preconditions: Sequence[Precondition] = ()
+    ) -> list[StoredEvent]:
+        """`write` for an event loop: what may take long runs in a worker thread."""
+        if not any(isinstance(check, QueryPrecondition) for check in preconditions):
+            written = self._write(candidates, preconditions, wait=False)
+            if written is not None:
+                return written
+        return await asyncio.to_thread(self.write, candidates, preconditions)
+
+    def _write(
+        self, candidates: Sequence[Candidate], preconditions: Sequence[Precondition], *, wait: bool
+    ) -> list[StoredEvent] | None:
+        """The write; None when `wait` is false and another writer holds the gate."""
+        queries = any(isinstance(check, QueryPrecondition) for check in preconditions)
+        for attempt in itertools.count():
+            exclusive = queries and attempt >= _OPTIMISTIC_ATTEMPTS
+            if exclusive:
+                self._gate.acquire()
+            try:
+                answers = self._answer_queries(preconditions) if queries else None
+                seen, violation = self._check_schemas(candidates)
+                if exclusive:
+                    written = self._append_all(candidates, preconditions, answers, seen, violation)
+                elif self._gate.acquire(blocking=wait):
+                    try:
+                        written = self._append_all(
+                            candidates, preconditions, answers, seen, violation
+                        )
+                    finally:
+                        self._gate.release()
+                else:
+                    return None
+            finally:
+                if exclusive:
+                    self._gate.release()
+            if written is not None:
+                return written
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _answer_queries(self, preconditions: Sequence[Precondition]) -> _QueryAnswers:
+        """Evaluate the `isEventQlQueryTrue` preconditions against the state a writer sees."""
         with self._lock:
             state = self._state
+            version = state.version()
+            snapshot = self._snapshot(
+                state, len(state.events), len(state.nodes), state.type_counts, state.schemas
+            )
+        outcomes: dict[int, bool | EventQLError] = {}
+        for index, precondition in enumerate(preconditions):
+            if isinstance(precondition, QueryPrecondition):
+                try:
+                    outcomes[index] = evaluate_precondition(precondition.query, snapshot)
+                except EventQLError as error:
+                    outcomes[index] = error
+        return _QueryAnswers(state, version, outcomes)
+
+    def _check_schemas(
+        self, candidates: Sequence[Candidate]
+    ) -> tuple[Mapping[str, CompiledSchema], SchemaMismatchError | None]:
+        """The first candidate that violates its type's schema, outside the lock.
+
+        Schemas are only ever added, and `schemas` is replaced when one is: the mapping read
+        here says which schemas the check used.
+        """
+        schemas = self._state.schemas
+        return schemas, _first_violation(candidates, schemas)
+
+    def _append_all(
+        self,
+        candidates: Sequence[Candidate],
+        preconditions: Sequence[Precondition],
+        answers: _QueryAnswers | None,
+        seen: Mapping[str, CompiledSchema],
+        violation: SchemaMismatchError | None,
+    ) -> list[StoredEvent] | None:
+        """Under the lock: check, append and publish; None when the query answers are stale."""
+        with self._lock:
+            state = self._state
+            if answers is not None and (
+                answers.state is not state or answers.version != state.version()
+            ):
+                return None
             for index, precondition in enumerate(preconditions):
-                if not self._holds(state, index, precondition):
+                if isinstance(precondition, QueryPrecondition):
+                    assert answers is not None
+                    outcome = answers.outcomes[index]
+                    if isinstance(outcome, EventQLError):
+                        raise PreconditionQueryError(index, outcome)
+                    if not outcome:
+                        raise PreconditionFailedError(index)
+                elif not self._holds(state, precondition):
                     raise PreconditionFailedError(index)
-            for index, candidate in enumerate(candidates):
-                schema = state.schemas.get(candidate.type)
-                if schema is not None:
-                    detail = schema.violation(candidate.data)
-                    if detail is not None:
-                        raise SchemaMismatchError(index, detail)
+            if state.schemas is not seen:  # a schema was registered meanwhile (rare)
+                violation = _first_violation(candidates, state.schemas)
+            if violation is not None:
+                raise violation
             written = [self._append(state, candidate) for candidate in candidates]
+            self._publish(state, len(state.events), len(state.nodes), state.schemas)
             observations = list(self._observations)
         for observation in observations:
             observation.wake()
         return written
 
-    def _holds(self, state: _State, index: int, precondition: Precondition) -> bool:
-        if isinstance(precondition, QueryPrecondition):
-            try:
-                return evaluate_precondition(precondition.query, self._snapshot(state))
-            except EventQLError as error:
-                raise PreconditionQueryError(index, error) from None
+    def _holds(self, state: _State, precondition: SubjectPrecondition) -> bool:
         node = normalize_subject(precondition.subject)
         if precondition.recursive:
             indexes = [
@@ -186,14 +365,13 @@ class Store:
         )
         event_hash = compute_hash(self._hash_version, metadata, candidate.data_bytes)
         signature = self._signer.sign(event_hash) if self._signer is not None else None
-        node = normalize_subject(candidate.subject)
         event = StoredEvent(
             index=index,
             id=event_id,
             time=event_time,
             source=candidate.source,
             subject=candidate.subject,
-            node=node,
+            node=normalize_subject(candidate.subject),
             type=candidate.type,
             data=candidate.data,
             data_bytes=candidate.data_bytes,
@@ -204,54 +382,59 @@ class Store:
             signature=signature,
             encoded=encode_event(metadata, candidate.data_bytes, event_hash, signature),
         )
-        state.events.append(event)
-        state.by_node.setdefault(node, []).append(index)
-        state.type_counts[candidate.type] = state.type_counts.get(candidate.type, 0) + 1
-        ancestor = node
-        while ancestor not in state.known_subjects:
-            state.known_subjects.add(ancestor)
-            if ancestor == "/":
-                break
-            ancestor = ancestor.rsplit("/", 1)[0] or "/"
+        _index(state, event)
         return event
+
+    def _publish(
+        self, state: _State, events: int, nodes: int, schemas: Mapping[str, CompiledSchema]
+    ) -> None:
+        """Let readers see the first `events` events, `nodes` nodes and `schemas` (locked)."""
+        counts = state.visible_type_counts
+        for event in itertools.islice(state.events, state.visible, events):
+            counts[event.type] = counts.get(event.type, 0) + 1
+        state.visible = max(state.visible, events)
+        state.visible_nodes = max(state.visible_nodes, nodes)
+        state.visible_schemas = schemas
 
     # --- schemas ----------------------------------------------------------------------------
 
     def register_schema(self, event_type: str, schema: CompiledSchema) -> None:
-        """Register the schema of a type: refused if one exists or a stored event violates it."""
-        with self._lock:
-            state = self._state
-            if event_type in state.schemas:
-                raise SchemaAlreadyRegisteredError(event_type)
-            if state.type_counts.get(event_type):
-                for event in state.events:
+        """Register the schema of a type: refused if one exists or a stored event violates it.
+
+        The stored events are checked outside the lock, holding back writers only.
+        """
+        with self._gate:
+            with self._lock:
+                state = self._state
+                if event_type in state.schemas:
+                    raise SchemaAlreadyRegisteredError(event_type)
+                stored = _Prefix(state.events, len(state.events))
+                has_events = bool(state.type_counts.get(event_type))
+            if has_events:
+                for event in stored:
                     if event.type == event_type:
                         detail = schema.violation(event.data)
                         if detail is not None:
                             raise StoredEventMismatchError(event.id, detail)
-            state.schemas[event_type] = schema
+            with self._lock:
+                if self._state is not state:  # reset meanwhile: the check was about nothing
+                    state = self._state
+                    if event_type in state.schemas:
+                        raise SchemaAlreadyRegisteredError(event_type)
+                state.schemas = {**state.schemas, event_type: schema}
+                self._publish(state, state.visible, state.visible_nodes, state.schemas)
 
     def event_type(self, event_type: str) -> EventTypeInfo | None:
         """What the store knows about one type, or None when it has neither events nor schema."""
         with self._lock:
-            return self._type_info(self._state, event_type)
+            state = self._state
+            return _type_info(state.visible_type_counts, state.visible_schemas, event_type)
 
     def event_types(self) -> list[EventTypeInfo]:
         """Every type with events or a schema, ascending by name."""
         with self._lock:
-            return self._event_types(self._state)
-
-    @staticmethod
-    def _type_info(state: _State, event_type: str) -> EventTypeInfo | None:
-        has_events = bool(state.type_counts.get(event_type))
-        schema = state.schemas.get(event_type)
-        if not has_events and schema is None:
-            return None
-        return EventTypeInfo(type=event_type, has_events=has_events, schema=schema)
-
-    def _event_types(self, state: _State) -> list[EventTypeInfo]:
-        names = sorted(set(state.type_counts) | set(state.schemas))
-        return [info for name in names if (info := self._type_info(state, name)) is not None]
+            state = self._state
+            return _event_types(state.visible_type_counts, state.visible_schemas)
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -259,10 +442,11 @@ class Store:
         """Known subjects at and (when `recursive`) below `base`, ascending by bytes."""
         node = normalize_subject(base)
         with self._lock:
-            known = self._state.known_subjects
+            state = self._state
+            nodes = itertools.islice(state.nodes, state.visible_nodes)
             if not recursive:
-                return [node] if node in known else []
-            return sorted(subject for subject in known if is_within(subject, node))
+                return [node] if any(is_within(known, node) for known in nodes) else []
+            return subjects_within(nodes, node)
 
     def read(self, selection: Selection) -> list[StoredEvent]:
         """The events a read selects, in the order asked for (a snapshot of this moment)."""
@@ -285,7 +469,7 @@ class Store:
 
     @staticmethod
     def _range(state: _State, selection: Selection) -> tuple[int, int]:
-        start, stop = 0, len(state.events)
+        start, stop = 0, state.visible
         if selection.lower is not None:
             start = selection.lower.id + (0 if selection.lower.inclusive else 1)
         if selection.upper is not None:
@@ -296,7 +480,7 @@ class Store:
     def _latest(state: _State, from_latest: FromLatestEvent) -> int | None:
         positions = state.by_node.get(normalize_subject(from_latest.subject), [])
         for position in reversed(positions):
-            if state.events[position].type == from_latest.type:
+            if position < state.visible and state.events[position].type == from_latest.type:
                 return position
         return None
 
@@ -319,18 +503,32 @@ class Store:
         ]
 
     def snapshot(self) -> StoreSnapshot:
-        """The store as an EventQL source, frozen at this moment."""
+        """The store as an EventQL source, frozen at this moment (costs no copy of the events)."""
         with self._lock:
-            return self._snapshot(self._state)
+            state = self._state
+            return self._snapshot(
+                state,
+                state.visible,
+                state.visible_nodes,
+                state.visible_type_counts,
+                state.visible_schemas,
+            )
 
-    def _snapshot(self, state: _State) -> StoreSnapshot:
+    @staticmethod
+    def _snapshot(
+        state: _State,
+        events: int,
+        nodes: int,
+        type_counts: Mapping[str, int],
+        schemas: Mapping[str, CompiledSchema],
+    ) -> StoreSnapshot:
         return StoreSnapshot(
-            list(state.events), sorted(state.known_subjects), self._event_types(state)
+            state.events, events, state.nodes, nodes, _event_types(type_counts, schemas)
         )
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._state.events)
+            return self._state.visible
 
     # --- observing --------------------------------------------------------------------------
 
@@ -351,7 +549,7 @@ class Store:
                 if found is not None:
                     start = found
                 elif selection.from_latest.if_missing is IfEventIsMissing.WAIT_FOR_EVENT:
-                    start = len(state.events)
+                    start = state.visible
                     waiting = selection.from_latest
             observation = Observation(self, selection, loop, state, start, waiting)
             self._observations.add(observation)
@@ -367,7 +565,7 @@ class Store:
         with self._lock:
             if self._closed or state is not self._state:
                 return None
-            return state.events[position : position + _BATCH_LIMIT]
+            return state.events[position : min(position + _BATCH_LIMIT, state.visible)]
 
     def _forget(self, observation: Observation) -> None:
         with self._lock:
@@ -392,6 +590,49 @@ class Store:
             self._observations.clear()
         for observation in observations:
             observation.close(shutdown=True)
+
+
+def _index(state: _State, event: StoredEvent) -> None:
+    """Add an appended event to the indexes a writer sees."""
+    state.events.append(event)
+    positions = state.by_node.get(event.node)
+    if positions is None:
+        state.by_node[event.node] = [event.index]
+        state.nodes.append(event.node)
+    else:
+        positions.append(event.index)
+    state.type_counts[event.type] = state.type_counts.get(event.type, 0) + 1
+
+
+def _first_violation(
+    candidates: Sequence[Candidate], schemas: Mapping[str, CompiledSchema]
+) -> SchemaMismatchError | None:
+    if not schemas:
+        return None
+    for index, candidate in enumerate(candidates):
+        schema = schemas.get(candidate.type)
+        if schema is not None:
+            detail = schema.violation(candidate.data)
+            if detail is not None:
+                return SchemaMismatchError(index, detail)
+    return None
+
+
+def _type_info(
+    counts: Mapping[str, int], schemas: Mapping[str, CompiledSchema], event_type: str
+) -> EventTypeInfo | None:
+    has_events = bool(counts.get(event_type))
+    schema = schemas.get(event_type)
+    if not has_events and schema is None:
+        return None
+    return EventTypeInfo(type=event_type, has_events=has_events, schema=schema)
+
+
+def _event_types(
+    counts: Mapping[str, int], schemas: Mapping[str, CompiledSchema]
+) -> list[EventTypeInfo]:
+    names = sorted(set(counts) | set(schemas))
+    return [info for name in names if (info := _type_info(counts, schemas, name)) is not None]
 
 
 class Observation:

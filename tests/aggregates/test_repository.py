@@ -20,6 +20,7 @@ from eventsourcingdb.preconditions import IsEventQlQueryTrue, IsSubjectOnEventId
 from tests.aggregates.conftest import read_all
 from tests.aggregates.domain import (
     SOURCE,
+    Add,
     Counter,
     Incremented,
     LenientCounter,
@@ -28,6 +29,7 @@ from tests.aggregates.domain import (
     Order,
     OrderPlaced,
     Reset,
+    tally,
 )
 
 TRACE_PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -309,3 +311,16 @@ async def test_the_repository_checks_its_arguments(repo: Repository, root: str) 
     with pytest.raises(InvalidArgumentError, match="malformed"):
         await repo.load(Counter, "no-slash")
     assert "retries=3" in repr(repo)
+
+
+async def test_an_aggregate_subject_has_no_trailing_slash(repo: Repository, root: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=f"write '{root}/c'"):
+        await repo.load_or_new(Counter, f"{root}/c/")
+    with pytest.raises(InvalidArgumentError, match="ends with '/'"):
+        Counter.new(f"{root}/c/")
+    with pytest.raises(InvalidArgumentError, match="ends with '/'"):
+        await repo.execute(tally, f"{root}/t/", Add(1))
+    order = Order.new(f"{root}/o")
+    with pytest.raises(InvalidArgumentError, match="ends with '/'"):
+        order.record(LineAdded(sku="a", quantity=1), subject=f"{root}/o/lines/a/")
+    assert order.pending == ()

@@ -17,6 +17,7 @@ from eventsourcingdb import (
     Client,
     ClientError,
     ConcurrencyError,
+    DbApiError,
     ErrorCode,
     EventTypeNotFoundError,
     InvalidSchemaError,
@@ -31,6 +32,7 @@ from eventsourcingdb import (
     StoreReadOnlyError,
     StreamStalledError,
     TransportError,
+    is_outcome_unknown,
 )
 from tests.client.client_fakes import (
     TOKEN,
@@ -232,7 +234,7 @@ CONFLICTS = [
         "write-events",
         "state conflict: exceeded max store capacity",
         "capacity-exceeded",
-        ServerError,
+        DbApiError,
     ),
     (
         "write-events",
@@ -315,9 +317,10 @@ async def test_an_unknown_v2_code_is_a_server_error_with_its_url(
 ) -> None:
     item = error_item(2, "brand-new-problem", "something new")
     fake.on("QUERY", path(2, "read-events"), respond(200, compact_lines(item)))
-    with pytest.raises(ServerError, match="brand-new-problem") as caught:
+    with pytest.raises(DbApiError, match="brand-new-problem") as caught:
         await collect(mock_client.read_events("/books/42"))
-    assert caught.value.code is None
+    assert caught.value.code == "https://docs.eventsourcingdb.io/errors/brand-new-problem"
+    assert not isinstance(caught.value.code, ErrorCode)
 
 
 async def test_a_bad_query_is_a_query_error(
@@ -402,9 +405,9 @@ async def test_500_on_a_read_is_a_server_error(
     mock_client: Client, fake: FakeServer, api: int
 ) -> None:
     fake.on(method(api, "read-events"), path(api, "read-events"), respond(500, "boom\n"))
-    with pytest.raises(ServerError) as caught:
+    with pytest.raises(DbApiError) as caught:
         await collect(mock_client.read_events("/books/42"))
-    assert type(caught.value) is ServerError
+    assert type(caught.value) is DbApiError
     assert caught.value.status == 500
     assert caught.value.description == "boom"
 
@@ -996,3 +999,36 @@ async def test_a_refused_probe_names_the_call_that_was_made(
             await client.read_event_type("io.eventsourcingdb.library.book-acquired")
     assert str(caught.value).startswith("read_event_type: while choosing the API version: ")
     assert caught.value.path == "/api/v2/system/ping"
+
+
+# --- cancelled writes ------------------------------------------------------------------------
+
+
+async def test_a_write_cancelled_after_sending_is_marked_outcome_unknown(
+    mock_client: Client, fake: FakeServer, api: int
+) -> None:
+    async def never_answers(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    fake.on("POST", path(api, "write-events"), never_answers)
+    with pytest.raises(TimeoutError) as caught:
+        async with asyncio.timeout(0.2):
+            await mock_client.write_events([BOOK])
+    assert is_outcome_unknown(caught.value)
+    assert isinstance(caught.value.__cause__, asyncio.CancelledError)
+    assert any("may have been stored" in note for note in caught.value.__cause__.__notes__)
+
+
+async def test_a_cancelled_read_is_not_marked(
+    mock_client: Client, fake: FakeServer, api: int
+) -> None:
+    async def never_answers(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    fake.on(method(api, "read-event-type"), path(api, "read-event-type"), never_answers)
+    with pytest.raises(TimeoutError) as caught:
+        async with asyncio.timeout(0.2):
+            await mock_client.read_event_type("io.eventsourcingdb.library.book-acquired")
+    assert not is_outcome_unknown(caught.value)

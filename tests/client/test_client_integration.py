@@ -22,6 +22,7 @@ from eventsourcingdb import (
     HashMismatchError,
     IfEventIsMissingDuringObserve,
     IfEventIsMissingDuringRead,
+    IncompatibleServerError,
     InvalidArgumentError,
     IsEventQlQueryTrue,
     IsSubjectOnEventId,
@@ -33,6 +34,7 @@ from eventsourcingdb import (
     QueryError,
     ReadEventsOptions,
     ReadFromLatestEvent,
+    ReadSubjectsOptions,
     SchemaAlreadyRegisteredError,
     SchemaViolationError,
 )
@@ -167,7 +169,7 @@ async def test_recursive_preconditions(client: Client, emulator: Emulator) -> No
     await client.write_events([event("/books/1")])
     precondition = IsSubjectPristine("/books", recursive=True)
     if v1_only(emulator):
-        with pytest.raises(InvalidArgumentError, match="needs the v2 API"):
+        with pytest.raises(IncompatibleServerError, match="needs the v2 API"):
             await client.write_events([event("/books/2")], preconditions=[precondition])
     else:
         with pytest.raises(ConcurrencyError):
@@ -292,6 +294,37 @@ async def test_queries(library: Client, emulator: Emulator) -> None:
 async def test_subjects(library: Client) -> None:
     assert [s async for s in library.read_subjects("/")] == ["/", "/books", "/books/1", "/books/2"]
     assert [s async for s in library.read_subjects("/books/1")] == ["/books/1"]
+    assert [s async for s in library.read_subjects(base_subject="/books")] == [
+        "/books",
+        "/books/1",
+        "/books/2",
+    ]
+
+
+async def test_subjects_with_the_options_of_2_2_4(library: Client) -> None:
+    """`recursive=False` lists only the subject itself, from a v1 server too (filtered)."""
+    alone = ReadSubjectsOptions(recursive=False)
+    assert [s async for s in library.read_subjects("/books", alone)] == ["/books"]
+    assert [s async for s in library.read_subjects(subject="/books/1", options=alone)] == [
+        "/books/1"
+    ]
+    assert [s async for s in library.read_subjects("/shelves", alone)] == []
+    everything = ReadSubjectsOptions(recursive=True)
+    assert [s async for s in library.read_subjects("/books", everything)] == [
+        "/books",
+        "/books/1",
+        "/books/2",
+    ]
+
+
+async def test_write_events_takes_the_candidates_under_either_name(client: Client) -> None:
+    (first,) = await client.write_events(event_candidates=[event("/books/1")])
+    (second,) = await client.write_events(events=[event("/books/1")])
+    assert (first.event_id, second.event_id) == ("0", "1")
+    with pytest.raises(InvalidArgumentError, match="not both"):
+        await client.write_events([event("/books/1")], events=[event("/books/1")])
+    with pytest.raises(InvalidArgumentError, match="event_candidates is missing"):
+        await client.write_events()
 
 
 # --- observing -------------------------------------------------------------------------------

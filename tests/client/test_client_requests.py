@@ -19,6 +19,7 @@ from eventsourcingdb import (
     EventCandidate,
     IfEventIsMissingDuringObserve,
     IfEventIsMissingDuringRead,
+    IncompatibleServerError,
     InvalidArgumentError,
     IsEventQlQueryTrue,
     IsSubjectOnEventId,
@@ -182,7 +183,7 @@ async def test_recursive_preconditions_go_to_a_v2_server(
 async def test_recursive_preconditions_are_refused_before_sending_to_a_v1_server(
     mock_client: Client, fake: FakeServer
 ) -> None:
-    with pytest.raises(InvalidArgumentError, match="needs the v2 API"):
+    with pytest.raises(IncompatibleServerError, match="needs the v2 API"):
         await mock_client.write_events(
             [BOOK], preconditions=[IsSubjectPopulated("/books", recursive=True)]
         )
@@ -429,8 +430,10 @@ async def test_bad_arguments_are_refused_before_any_request(
         mock_client.observe_events("/books", ReadEventsOptions())  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match="query must not be empty"):
         mock_client.run_eventql_query("  ")
-    with pytest.raises(InvalidArgumentError, match="base_subject"):
+    with pytest.raises(InvalidArgumentError, match="subject ''"):
         mock_client.read_subjects("")
+    with pytest.raises(InvalidArgumentError, match="base_subject"):
+        mock_client.read_subjects(base_subject="")
     with pytest.raises(InvalidArgumentError, match="event_type"):
         await mock_client.read_event_type("malformed.event.type.")
     with pytest.raises(InvalidArgumentError, match="json_schema must be a JSON object"):

@@ -565,6 +565,18 @@ INVALID_WRITES: list[tuple[str, Any, int, str, str | None]] = [
         "event-id-malformed",
     ),
     (
+        "event id of 5,000 digits",
+        {
+            "events": [candidate()],
+            "preconditions": [
+                {"type": "isSubjectOnEventId", "payload": {"subject": "/", "eventId": "9" * 5000}}
+            ],
+        },
+        400,
+        f"invalid event ID: '{'9' * 100}'... (5000 characters)",
+        "event-id-malformed",
+    ),
+    (
         "query missing",
         {
             "events": [candidate()],
@@ -1157,6 +1169,30 @@ INVALID_READS: list[tuple[str, dict[str, Any], int, str, str]] = [
         400,
         "invalid event ID: 'hello'",
         "event-id-malformed",
+    ),
+    (
+        "bound id of 5,000 digits",
+        {"subject": "/", "options": {"lowerBound": {"id": "1" * 5000, "type": "inclusive"}}},
+        400,
+        f"invalid event ID: '{'1' * 100}'... (5000 characters)",
+        "event-id-malformed",
+    ),
+    (
+        "bound id beyond uint64",
+        {
+            "subject": "/",
+            "options": {"upperBound": {"id": "18446744073709551616", "type": "exclusive"}},
+        },
+        400,
+        "invalid event ID: '18446744073709551616'",
+        "event-id-malformed",
+    ),
+    (
+        "bound id the largest uint64 with leading zeros",
+        {"subject": "/", "options": {"upperBound": {"id": "0018446744073709551615", "type": "x"}}},
+        400,
+        "invalid bound type: 'x'",
+        "bound-type-unknown",
     ),
     (
         "bound type missing",

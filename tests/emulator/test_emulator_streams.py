@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import socket
 import struct
 import threading
@@ -211,7 +212,7 @@ class _SlowQuery:
 
     projects_whole_event = False
 
-    def run(self, source: object) -> Iterator[object]:
+    def run(self, source: object, cancellation: object = None) -> Iterator[object]:
         time.sleep(0.35)
         yield {"done": True}
 
@@ -343,3 +344,51 @@ def test_transports_of_a_closed_server_cannot_connect_and_start_no_thread() -> N
     ):
         sync.get("/api/v1/ping")
     assert threading.active_count() == before
+
+
+_ENDLESS_QUERY = (
+    "FROM a IN events FROM b IN events FROM c IN events WHERE a.data.n == -1 PROJECT INTO a"
+)
+"""A billion combinations of 1,000 events, none of them a row: minutes of work, no output."""
+_WORKERS = min(32, (os.cpu_count() or 1) + 4)
+"""The threads of asyncio's default executor, which runs queries."""
+
+
+async def _abandon_endless_queries(http: httpx.AsyncClient, count: int) -> None:
+    """Start `count` endless queries and leave each after its first heartbeat."""
+    written = await http.post(
+        "/api/v1/write-events", json={"events": [candidate(data={"n": n}) for n in range(1000)]}
+    )
+    assert written.status_code == 200
+    for _ in range(count):
+        async with http.stream(
+            "POST", "/api/v1/run-eventql-query", json={"query": _ENDLESS_QUERY}
+        ) as response:
+            async for line in _lines(response):
+                assert line["type"] == "heartbeat"
+                break
+
+
+@pytest.mark.timeout(40)
+async def test_a_query_whose_client_leaves_stops_in_process(http: httpx.AsyncClient) -> None:
+    # more abandoned queries than worker threads: a query that kept running would hold its
+    # thread for minutes, and the last query would wait for one
+    await _abandon_endless_queries(http, _WORKERS + 2)
+    answer = await http.post(
+        "/api/v1/run-eventql-query", json={"query": "FROM e IN events PROJECT INTO COUNT()"}
+    )
+    assert [line for line in answer.text.splitlines() if '"row"' in line] == [
+        '{"type":"row","payload":1000}'
+    ]
+
+
+@pytest.mark.timeout(40)
+async def test_a_query_whose_client_leaves_stops_on_a_socket() -> None:
+    with Emulator().with_heartbeat_interval(0.05) as emulator:
+        async with httpx.AsyncClient(base_url=emulator.get_base_url(), headers=AUTH) as http:
+            await _abandon_endless_queries(http, _WORKERS + 2)
+            answer = await http.post(
+                "/api/v1/run-eventql-query",
+                json={"query": "FROM e IN events PROJECT INTO COUNT()"},
+            )
+    assert '{"type":"row","payload":1000}' in answer.text.splitlines()

@@ -694,6 +694,11 @@ async def test_query_rows_are_validated_as_the_row_type(esdb_client: Client) -> 
     assert nothing == [None, None]
 
 
+async def test_append_refuses_a_subject_with_a_trailing_slash(esdb_client: Client) -> None:
+    with pytest.raises(InvalidArgumentError, match="write '/books/1'"):
+        await _store(esdb_client).append("/books/1/", ACQUIRED_2001)
+
+
 async def test_queries_bind_parameters(esdb_client: Client) -> None:
     store = _store(esdb_client)
     await store.append("/books/1", BookAcquired(title="Dune", author="O'Brien", isbn="1"))

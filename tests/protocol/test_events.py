@@ -473,7 +473,7 @@ def test_candidates_check_themselves() -> None:
         type="io.eventsourcingdb.library.book-acquired",
         data={"title": "2001"},
     )
-    assert candidate.to_wire() == {
+    assert candidate.to_json() == {
         "source": "https://library.eventsourcingdb.io",
         "subject": "/books/42",
         "type": "io.eventsourcingdb.library.book-acquired",
@@ -509,3 +509,12 @@ def test_event_type_compatibility_properties() -> None:
     assert not EventType(type="io.x.y", has_events=True).is_phantom
     with pytest.raises(AttributeError):
         phantom.type = "other"  # type: ignore[misc]
+
+
+def test_event_types_parse_the_servers_form_and_hash_with_a_schema() -> None:
+    schema = {"type": "object", "properties": {"title": {"type": "string"}}}
+    parsed = EventType.parse({"type": "io.x.y", "hasEvents": False, "schema": schema})
+    assert parsed == EventType("io.x.y", False, schema)
+    assert len({parsed, EventType("io.x.y", False, dict(schema))}) == 1
+    with pytest.raises(InvalidArgumentError, match="hasEvents"):
+        EventType.parse({"type": "io.x.y"})

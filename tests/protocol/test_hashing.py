@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -478,3 +480,51 @@ def test_canonical_encoding_is_json_of_the_same_value(value: object) -> None:
     """Same value as JSON, numbers compared as float64 (Go pads long integral floats with 0s)."""
     decoded = json.loads(canonical_data(value), parse_int=float)
     assert decoded == json.loads(json.dumps(value), parse_int=float)
+
+
+# --- dataclasses.replace: a copy verifies, a change does not --------------------------------
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{}, {"hash": V2_HASH_WITH_TRACEPARENT, "signature": V2_SIGNATURE}],
+    ids=["v1", "v2-signed"],
+)
+def test_a_replaced_event_verifies_as_the_original(changes: dict[str, str]) -> None:
+    """The official SDK 2.2.4 loses the server's time string in `replace` and cannot verify the
+    copy (AttributeError); ours carries it over in `time_text`."""
+    original = read_line(with_changes(REAL_LINE, **changes))
+    copy_ = dataclasses.replace(original)
+    assert copy_ == original
+    assert copy_.time_text == "2026-10-07T13:32:50.439461594Z"
+    assert copy_.raw_data is None, "the copy re-encodes its data the way the server does"
+    copy_.verify_hash()
+    if "signature" in changes:
+        copy_.verify_signature(_key())
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"subject": "/b"},
+        {"data": {"b": 101}},
+        {"time": datetime(2026, 10, 7, 13, 32, 51, tzinfo=UTC)},
+        {"trace_parent": "00-1111111111111111111111111111111a-1111111111111111-01"},
+    ],
+)
+def test_a_replaced_event_with_a_changed_field_fails_verification(changes: dict[str, Any]) -> None:
+    original = read_line(with_changes(REAL_LINE, hash=V2_HASH_WITH_TRACEPARENT))
+    original.verify_hash()
+    changed = dataclasses.replace(original, **changes)
+    with pytest.raises(HashMismatchError):
+        changed.verify_hash()
+
+
+def test_replace_with_the_same_instant_keeps_the_servers_time_string() -> None:
+    original = read_line(REAL_LINE)
+    same_instant = dataclasses.replace(original, time=original.time)
+    assert same_instant.time_text == original.time_text
+    same_instant.verify_hash()
+    fields = [field.name for field in dataclasses.fields(original)]
+    assert fields[:3] == ["data", "source", "subject"]
+    assert dataclasses.asdict(original)["time_text"] == original.time_text

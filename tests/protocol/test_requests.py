@@ -13,6 +13,7 @@ from eventsourcingdb import (
     Bound,
     BoundType,
     EventCandidate,
+    IncompatibleServerError,
     InvalidArgumentError,
     IsEventQlQueryTrue,
     IsSubjectOnEventId,
@@ -152,7 +153,7 @@ def test_preconditions_per_version() -> None:
             "payload": {"query": "FROM e IN events PROJECT INTO COUNT() == 0"},
         },
     ]
-    with pytest.raises(InvalidArgumentError, match=r"preconditions\[1\].*needs the v2 API"):
+    with pytest.raises(IncompatibleServerError, match=r"preconditions\[1\].*needs the v2 API"):
         call.build(V1)
     plain = calls.write_events([BOOK], [IsSubjectOnEventId("/a", "3", recursive=False)])
     assert "options" not in body(plain.build(V1))["preconditions"][0]["payload"]
@@ -219,7 +220,7 @@ def test_arguments_are_checked_when_the_call_is_prepared() -> None:
 )
 def test_the_candidates_are_encoded_in_one_call_as_one_by_one(datas: list[dict[str, Any]]) -> None:
     candidates = [EventCandidate.from_dict({**BOOK, "data": data}) for data in datas]
-    one_by_one = [encode_json(candidate.to_wire(), "data") for candidate in candidates]
+    one_by_one = [encode_json(candidate.to_json(), "data") for candidate in candidates]
     assert encode_candidates(candidates) == b"[" + b",".join(one_by_one) + b"]"
 
 

@@ -7,8 +7,9 @@
         ...
 
 :func:`parse` raises :class:`EventQLSyntaxError` (``query-malformed``); iterating ``run`` raises
-:class:`EventQLEvaluationError` (``query-unevaluable``). Rows are JSON-like Python values; when a
-query projects the bare alias of an events source (``projects_whole_event``) the rows are the
+:class:`EventQLEvaluationError` (``query-unevaluable``), or :class:`QueryCancelledError` once the
+:class:`Cancellation` given to ``run`` is set (from any thread). Rows are JSON-like Python values;
+when a query projects the bare alias of an events source (``projects_whole_event``) the rows are the
 very :class:`EventRow` objects of the snapshot. Computed numbers are ``float``; rows may share
 objects with event data and must not be mutated.
 """
@@ -25,13 +26,15 @@ from .errors import (
     EventQLEvaluationError,
     EventQLNotBooleanError,
     EventQLSyntaxError,
+    QueryCancelledError,
     Token,
 )
-from .evaluator import Plan, compile_query
+from .evaluator import Cancellation, Plan, compile_query
 from .functions import EventRow, EventTypeEntry, EventTypeInfoLike, QuerySource, type_name
 from .parser import parse_query
 
 __all__ = [
+    "Cancellation",
     "EventQLError",
     "EventQLEvaluationError",
     "EventQLNotBooleanError",
@@ -40,6 +43,7 @@ __all__ = [
     "EventTypeEntry",
     "EventTypeInfoLike",
     "Query",
+    "QueryCancelledError",
     "QuerySource",
     "Token",
     "evaluate_precondition",
@@ -56,9 +60,12 @@ class Query:
     """True iff the query projects the bare alias of an events source (rows are EventRows)."""
     _plan: Plan = field(repr=False)
 
-    def run(self, source: QuerySource) -> Iterator[object]:
-        """Yield the result rows lazily; raises :class:`EventQLEvaluationError` while iterating."""
-        return self._plan.execute(source)
+    def run(
+        self, source: QuerySource, cancellation: Cancellation | None = None
+    ) -> Iterator[object]:
+        """Yield the result rows lazily; raises :class:`EventQLEvaluationError` while iterating,
+        :class:`QueryCancelledError` before the next row once ``cancellation`` is set."""
+        return self._plan.execute(source, cancellation=cancellation)
 
 
 @functools.lru_cache(maxsize=256)
@@ -81,13 +88,16 @@ def parse(text: str) -> Query:
     return _compile(text)
 
 
-def evaluate_precondition(query: Query, source: QuerySource) -> bool:
+def evaluate_precondition(
+    query: Query, source: QuerySource, cancellation: Cancellation | None = None
+) -> bool:
     """``isEventQlQueryTrue``: the value of the query's single boolean row.
 
     Zero rows, more than one row or a non-boolean row raise :class:`EventQLNotBooleanError`
-    (code ``query-not-boolean``); evaluation failures raise :class:`EventQLEvaluationError`.
+    (code ``query-not-boolean``); evaluation failures raise :class:`EventQLEvaluationError`;
+    a ``cancellation`` that is set (the writer has gone) raises :class:`QueryCancelledError`.
     """
-    rows = query.run(source)
+    rows = query.run(source, cancellation)
     first = next(rows, _NO_ROW)
     if first is _NO_ROW:
         raise EventQLNotBooleanError("the query returned no rows")

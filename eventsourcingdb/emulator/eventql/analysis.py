@@ -13,7 +13,13 @@ offending expression. The rules:
 * when the projection is aggregated (it holds an aggregate, or the query has ``GROUP BY``),
   every reference to the source in ``PROJECT INTO``/``HAVING`` must sit inside an aggregate;
 * ``GROUP BY`` takes a field (``e.type``, ``e.data.a.b``); ``SKIP``/``TOP`` may not refer to
-  the source.
+  the source;
+* types that are known before the query runs must fit where they are used, as the reference's
+  parser checks them: ``WHERE``, ``HAVING``, ``NOT``, ``AND``, ``OR``, ``XOR`` and ``IF`` take
+  booleans, arithmetic takes numbers, ``CONTAINS`` takes an array on its left and, when the
+  array is a literal of one known item type, a value of that type on its right
+  (``[1, 2, 3] CONTAINS e.source`` is refused). Types that depend on the data (``e.data.x``,
+  null) are checked while the query runs.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from enum import Enum
 
 from . import ast
 from .errors import EventQLSyntaxError
-from .functions import AGGREGATE_FUNCTIONS, CONVERSIONS, SCALAR_FUNCTIONS
+from .functions import AGGREGATE_FUNCTIONS, CONVERSIONS, SCALAR_FUNCTIONS, type_name
 
 __all__ = [
     "EVENT_FIELDS",
@@ -172,6 +178,7 @@ def analyze(query: ast.QueryNode) -> None:
         if limit is not None:
             _Check(scope, name, constant=True).run(limit)
     _Check(scope, "PROJECT INTO", aggregates=True, grouped=grouped).run(query.projection)
+    _typecheck(query, scope)
 
 
 @dataclass
@@ -265,3 +272,154 @@ def _arity(call: ast.Call, least: int, most: int) -> None:
     wanted = str(least) if least == most else f"{least} to {most}"
     plural = "" if most == 1 and least == 1 else "s"
     raise _error(f"{call.name} takes {wanted} argument{plural}, got {count}", call.span)
+
+
+# -- types known before the query runs ------------------------------------------------------------
+
+_BOOLEAN, _NUMBER, _STRING, _ARRAY, _RECORD = "boolean", "number", "string", "array", "record"
+
+_FIELD_TYPES: Mapping[SourceKind, Mapping[str, str]] = {
+    SourceKind.EVENTS: {
+        **dict.fromkeys(
+            ("specversion", "id", "source", "subject", "type", "datacontenttype",
+             "predecessorhash", "hash"),
+            _STRING,
+        ),
+        "time": "DATETIME",
+        "data": _RECORD,
+    },
+    SourceKind.SUBJECTS: {"subject": _STRING},
+    SourceKind.EVENT_TYPES: {"eventType": _STRING, "isPhantom": _BOOLEAN},
+}  # fmt: skip
+"""The fields whose type never depends on the data (trace fields and signatures may be null)."""
+
+_CONVERSION_TYPES: Mapping[str, str] = {
+    "STRING": _STRING, "INT": _NUMBER, "FLOAT64": _NUMBER, "BOOLEAN": _BOOLEAN,
+    "DATETIME": "DATETIME", "DATE": "DATE", "TIME": "TIME",
+}  # fmt: skip
+
+_FUNCTION_TYPES: Mapping[str, str] = {
+    **dict.fromkeys(
+        ("ABS", "CEIL", "FLOOR", "ROUND", "COS", "EXP", "POW", "SQRT", "RAND", "PI", "LEN",
+         "INSTR", "YEAR", "MONTH", "DAY", "WEEKDAY", "HOUR", "MINUTE", "SECOND", "COUNT"),
+        _NUMBER,
+    ),
+    **dict.fromkeys(("LOWER", "UPPER", "TRIM", "LTRIM", "RTRIM", "SUBSTRING", "REPLACE"), _STRING),
+    "STARTSWITH": _BOOLEAN,
+    "ENDSWITH": _BOOLEAN,
+    "NOW": "DATETIME",
+}  # fmt: skip
+"""Result types of functions that always give a value of one type (aggregates over no rows
+may give null, so only COUNT is here)."""
+
+_LOGICAL = frozenset({ast.BinaryOp.AND, ast.BinaryOp.OR, ast.BinaryOp.XOR})
+_ARITHMETIC = frozenset(
+    {ast.BinaryOp.ADD, ast.BinaryOp.SUB, ast.BinaryOp.MUL, ast.BinaryOp.DIV, ast.BinaryOp.MOD}
+)
+
+
+def _mismatch(expr: ast.Expr, expected: str, found: str) -> EventQLSyntaxError:
+    return _error(f"type mismatch: expected {expected}, got {found}", expr.span)
+
+
+@dataclass
+class _Types:
+    """Infers the types known before running (None where they depend on the data) and refuses
+    the expressions whose known types cannot work."""
+
+    scope: Mapping[str, SourceKind]
+
+    def expect(self, expr: ast.Expr, expected: str) -> None:
+        """Check ``expr`` and insist on ``expected`` if its type is known."""
+        found = self.infer(expr)
+        if found is not None and found != expected:
+            raise _mismatch(expr, expected, found)
+
+    def infer(self, expr: ast.Expr) -> str | None:
+        """The type of ``expr`` if it is known without the data; checks its parts on the way."""
+        if isinstance(expr, ast.Literal):
+            return None if expr.value is None else type_name(expr.value)
+        if isinstance(expr, ast.Identifier | ast.FieldAccess):
+            return self._reference(expr)
+        if isinstance(expr, ast.Unary):
+            wanted = _BOOLEAN if expr.op is ast.UnaryOp.NOT else _NUMBER
+            self.expect(expr.operand, wanted)
+            return wanted
+        if isinstance(expr, ast.Binary):
+            return self._binary(expr)
+        if isinstance(expr, ast.Conversion):
+            self.infer(expr.operand)
+            return _CONVERSION_TYPES.get(expr.type_name)
+        if isinstance(expr, ast.Call):
+            return self._call(expr)
+        for child in _children(expr):
+            self.infer(child)
+        return _ARRAY if isinstance(expr, ast.ArrayLiteral) else _RECORD
+
+    def _reference(self, expr: ast.Identifier | ast.FieldAccess) -> str | None:
+        path = field_path(expr)
+        if path is None:
+            assert isinstance(expr, ast.FieldAccess)
+            self.infer(expr.target)
+            return None
+        root, names = path
+        kind = self.scope.get(root.name)
+        if kind is None:
+            return _NUMBER if not names else None  # PI
+        if len(names) != 1:
+            return None
+        return _FIELD_TYPES.get(kind, {}).get(names[0])
+
+    def _binary(self, expr: ast.Binary) -> str | None:
+        if expr.op in _LOGICAL:
+            self.expect(expr.left, _BOOLEAN)
+            self.expect(expr.right, _BOOLEAN)
+            return _BOOLEAN
+        if expr.op in _ARITHMETIC:
+            self.expect(expr.left, _NUMBER)
+            self.expect(expr.right, _NUMBER)
+            return _NUMBER
+        if expr.op is ast.BinaryOp.CONTAINS:
+            self.expect(expr.left, _ARRAY)
+            needle = self.infer(expr.right)
+            item = self._item_type(expr.left)
+            if item is not None and needle is not None and needle != item:
+                raise _mismatch(expr.right, item, needle)
+            return _BOOLEAN
+        self.infer(expr.left)
+        self.infer(expr.right)
+        return _BOOLEAN
+
+    def _item_type(self, expr: ast.Expr) -> str | None:
+        """The one known type of every item of an array literal, else None."""
+        if not isinstance(expr, ast.ArrayLiteral) or not expr.items:
+            return None
+        types = {self.infer(item) for item in expr.items}
+        return types.pop() if len(types) == 1 else None
+
+    def _call(self, call: ast.Call) -> str | None:
+        if call.name == "IF":
+            condition, then, otherwise = call.args
+            self.expect(condition, _BOOLEAN)
+            branches = {self.infer(then), self.infer(otherwise)}
+            return branches.pop() if len(branches) == 1 else None
+        for arg in call.args:
+            self.infer(arg)
+        if call.name == "COUNT" or call.name in SCALAR_FUNCTIONS:
+            return _FUNCTION_TYPES.get(call.name)
+        return None
+
+
+def _typecheck(query: ast.QueryNode, scope: Mapping[str, SourceKind]) -> None:
+    """Refuse a query whose known types cannot work (subqueries check themselves)."""
+    types = _Types(scope)
+    if query.where is not None:
+        types.expect(query.where, _BOOLEAN)
+    if query.order_by is not None:
+        types.infer(query.order_by.expr)
+    if query.group_by is not None and query.group_by.having is not None:
+        types.expect(query.group_by.having, _BOOLEAN)
+    for limit in (query.skip, query.top):
+        if limit is not None:
+            types.expect(limit, _NUMBER)
+    types.infer(query.projection)

@@ -21,6 +21,7 @@ __all__ = [
     "EventQLEvaluationError",
     "EventQLNotBooleanError",
     "EventQLSyntaxError",
+    "QueryCancelledError",
     "Token",
 ]
 
@@ -109,3 +110,8 @@ class EventQLNotBooleanError(EventQLEvaluationError):
 
     code: ClassVar[str] = "query-not-boolean"
     _prefix: ClassVar[str] = "query must return a single boolean value"
+
+
+class QueryCancelledError(Exception):
+    """A running query was cancelled because nobody waits for its rows any more (not an error
+    of the query: there is nobody left to tell)."""

@@ -5,6 +5,11 @@ on input rows, wherever it is written) → GROUP BY/HAVING or the single group o
 projection → PROJECT INTO → DISTINCT → SKIP → TOP. Without ORDER BY, grouping and DISTINCT,
 rows stream one by one and TOP stops reading early.
 
+Bounds: constant folding computes at most ``FOLD_BUDGET`` characters of strings per query (the
+rest is computed while running, in the worker thread); ORDER BY, GROUP BY, aggregates and
+DISTINCT hold at most ``MAX_HELD_ROWS`` rows; a :class:`Cancellation` passed to ``execute`` is
+looked at before every row, so a query whose client has gone stops at once.
+
 Expressions are closures ``fn(env)``: in row context ``env`` is a tuple with one bound value per
 alias (an :class:`EventValue` for events, a plain object otherwise). Aggregated projections run
 in two steps: while rows stream in, each aggregate collects its argument's values per group (no
@@ -23,7 +28,7 @@ from typing import Any, cast
 
 from . import ast
 from .analysis import EVENT_FIELDS, SourceKind, contains_aggregate, field_path, source_kind
-from .errors import EventQLEvaluationError
+from .errors import EventQLEvaluationError, QueryCancelledError
 from .functions import (
     AGGREGATE_FUNCTIONS,
     CONVERSIONS,
@@ -43,7 +48,37 @@ from .functions import (
     type_name,
 )
 
-__all__ = ["Plan", "compile_query"]
+__all__ = ["FOLD_BUDGET", "MAX_HELD_ROWS", "Cancellation", "Plan", "compile_query"]
+
+FOLD_BUDGET = 4 * 1024 * 1024
+"""Characters of strings that constant folding may compute for one query; beyond it constants
+are computed per row, where cancellation can stop them."""
+MAX_HELD_ROWS = 1_000_000
+"""Rows that ORDER BY, GROUP BY (and aggregates), and DISTINCT may hold in memory at once."""
+
+
+class Cancellation:
+    """Set from any thread when nobody waits for a query's rows any more; the running query
+    looks at it before every row and stops with :class:`QueryCancelledError`."""
+
+    __slots__ = ("cancelled",)
+
+    def __init__(self) -> None:
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        """Ask the query to stop (safe from any thread)."""
+        self.cancelled = True
+
+
+class _FoldBudget:
+    """What constant folding may still compute for one query (counted in characters)."""
+
+    __slots__ = ("left",)
+
+    def __init__(self) -> None:
+        self.left = FOLD_BUDGET
+
 
 _Fn = Callable[[Any], object]
 _TEMPORAL_TYPES = frozenset({"DATETIME", "DATE", "TIME"})
@@ -71,14 +106,16 @@ def _constant(value: object) -> _Code:
     return _Code(lambda env: value, exports=False, constant=True, folded=True, value=value)
 
 
-def _fold(code: _Code) -> _Code:
-    """Evaluate a constant scalar expression once; keep it lazy if it fails (error at run)."""
-    if not code.constant or code.folded:
+def _fold(code: _Code, budget: _FoldBudget) -> _Code:
+    """Evaluate a constant scalar expression once; keep it lazy if it fails (error at run), and
+    once the query's fold budget is spent."""
+    if not code.constant or code.folded or budget.left <= 0:
         return code
     try:
         value = code.fn(None)
     except EventQLEvaluationError:
         return code
+    budget.left -= len(value) if type(value) is str else 1
     if isinstance(value, list | dict):
         return code  # rebuild containers per row so that rows never share mutable objects
     return _Code(lambda env: value, code.exports, constant=True, folded=True, value=value)
@@ -127,32 +164,42 @@ class Plan:
     top_span: ast.Span | None
     whole_event: bool
 
-    def execute(self, source: QuerySource, *, keep_events: bool = False) -> Iterator[object]:
+    def execute(
+        self,
+        source: QuerySource,
+        *,
+        keep_events: bool = False,
+        cancellation: Cancellation | None = None,
+    ) -> Iterator[object]:
         """Yield the result rows lazily (a generator: errors surface while iterating).
 
         ``keep_events`` yields whole events as their :class:`EventValue` (sharing its field
-        cache) instead of the caller's row objects; subqueries use it.
+        cache) instead of the caller's row objects; subqueries use it. A ``cancellation``
+        that is set stops the query before its next row (:class:`QueryCancelledError`).
         """
         try:
-            yield from self._rows(source, keep_events)
+            yield from self._rows(source, keep_events, cancellation)
         except RecursionError:
             raise EventQLEvaluationError("the query is nested too deeply to evaluate") from None
 
-    def _rows(self, source: QuerySource, keep_events: bool) -> Iterator[object]:
+    def _rows(
+        self, source: QuerySource, keep_events: bool, cancellation: Cancellation | None
+    ) -> Iterator[object]:
         """The pipeline of the module docstring, picking the streaming path when it can."""
         skip = _limit(self.skip, self.skip_span, "SKIP")
         top = _limit(self.top, self.top_span, "TOP")
         if top == 0:
             return
-        envs = self._environments(source)
+        envs = self._environments(source, cancellation)
         if self.where is not None:
             envs = _filtered(envs, self.where, self.where_span)
         if self.order is not None:
             assert self.order_span is not None
+            envs = _held(envs, "ORDER BY")
             envs = iter(_sorted(envs, self.order, self.order_span, self.descending))
         rows: Iterator[object]
         if self.grouped:
-            rows = map(self.projection, self._groups(envs))
+            rows = map(self.projection, self._groups(_held(envs, "an aggregated projection")))
         elif self.whole_event and not self.distinct:
             if keep_events:
                 yield from _window((env[0] for env in envs), skip, top)
@@ -173,12 +220,14 @@ class Plan:
             exporter = None
         yield from rows if exporter is None else map(exporter, rows)
 
-    def _environments(self, source: QuerySource) -> Iterator[tuple[object, ...]]:
+    def _environments(
+        self, source: QuerySource, cancellation: Cancellation | None
+    ) -> Iterator[tuple[object, ...]]:
         """One tuple of bound values per combination of the FROM clauses."""
-        streams = [_bound_values(spec, source) for spec in self.sources]
-        if len(streams) == 1:
-            return zip(streams[0])  # a single iterable: 1-tuples, lazily
-        return itertools.product(*streams)
+        streams = [_bound_values(spec, source, cancellation) for spec in self.sources]
+        # a single iterable: 1-tuples, lazily
+        envs = zip(streams[0]) if len(streams) == 1 else itertools.product(*streams)
+        return envs if cancellation is None else _watched(envs, cancellation)
 
     def _groups(self, envs: Iterator[tuple[object, ...]]) -> Iterator[list[object]]:
         """Finished aggregate results per group, groups in order of first appearance.
@@ -234,11 +283,40 @@ def _collect(
             values.append(None if arg is None else arg(env))
 
 
-def _bound_values(spec: _SourcePlan, source: QuerySource) -> Iterable[object]:
+def _watched(
+    envs: Iterator[tuple[object, ...]], cancellation: Cancellation
+) -> Iterator[tuple[object, ...]]:
+    """The rows, stopping before the next one once the query is cancelled."""
+    for env in envs:
+        if cancellation.cancelled:
+            raise QueryCancelledError("the query was cancelled: nobody waits for its rows")
+        yield env
+
+
+def _held(envs: Iterator[Any], what: str) -> Iterator[Any]:
+    """The rows, refused once more than `MAX_HELD_ROWS` would be held in memory for `what`."""
+    for count, env in enumerate(envs, 1):
+        if count > MAX_HELD_ROWS:
+            raise _too_many(what)
+        yield env
+
+
+def _too_many(what: str) -> EventQLEvaluationError:
+    return EventQLEvaluationError(
+        f"{what} would hold more than {MAX_HELD_ROWS:,} rows in memory; narrow the query "
+        "(WHERE, fewer sources)"
+    )
+
+
+def _bound_values(
+    spec: _SourcePlan, source: QuerySource, cancellation: Cancellation | None
+) -> Iterable[object]:
     """The values an alias takes: events wrapped lazily, other rows as JSON-like objects."""
     kind = spec.kind
     if spec.subplan is not None:
-        return spec.subplan.execute(source, keep_events=kind is SourceKind.EVENTS)
+        return spec.subplan.execute(
+            source, keep_events=kind is SourceKind.EVENTS, cancellation=cancellation
+        )
     if kind is SourceKind.EVENTS:
         return map(EventValue, source.events())
     if kind is SourceKind.SUBJECTS:
@@ -319,6 +397,8 @@ def _distinct(rows: Iterator[object]) -> Iterator[object]:
     for row in rows:
         key = canonical(row)
         if key not in seen:
+            if len(seen) >= MAX_HELD_ROWS:
+                raise _too_many("DISTINCT")
             seen.add(key)
             yield row
 
@@ -326,22 +406,23 @@ def _distinct(rows: Iterator[object]) -> Iterator[object]:
 # -- compiler ------------------------------------------------------------------------------------
 
 
-def compile_query(query: ast.QueryNode) -> Plan:
+def compile_query(query: ast.QueryNode, budget: _FoldBudget | None = None) -> Plan:
     """Compile an analysed query (see :func:`analysis.analyze`) into a :class:`Plan`."""
+    budget = _FoldBudget() if budget is None else budget
     scope: dict[str, tuple[int, SourceKind]] = {}
     sources: list[_SourcePlan] = []
     for index, clause in enumerate(query.froms):
         kind = source_kind(clause.source)
         subplan = (
-            compile_query(clause.source.query)
+            compile_query(clause.source.query, budget)
             if isinstance(clause.source, ast.SubquerySource)
             else None
         )
         sources.append(_SourcePlan(kind, subplan))
         scope[clause.alias] = (index, kind)
 
-    row = _Compiler(scope, group=False)
-    group = _Compiler(scope, group=True)
+    row = _Compiler(scope, budget, group=False)
+    group = _Compiler(scope, budget, group=True)
     grouped = query.group_by is not None or contains_aggregate(query.projection)
     projection = (group if grouped else row).compile(query.projection)
 
@@ -431,14 +512,17 @@ def _number(value: object, span: ast.Span, what: str) -> float:
 class _Compiler:
     """Compiles expressions for one context (rows or groups) of one query."""
 
-    def __init__(self, scope: Mapping[str, tuple[int, SourceKind]], *, group: bool) -> None:
+    def __init__(
+        self, scope: Mapping[str, tuple[int, SourceKind]], budget: _FoldBudget, *, group: bool
+    ) -> None:
         self._scope = scope
+        self._budget = budget
         self._group = group
         self.slots: list[_AggregateSlot] = []  # aggregates met in group context, in order
 
     def compile(self, expr: ast.Expr) -> _Code:
         """Compile ``expr`` and fold it when it is constant."""
-        return _fold(self._compile(expr))
+        return _fold(self._compile(expr), self._budget)
 
     def _compile(self, expr: ast.Expr) -> _Code:
         """Compile one node without folding (``compile`` folds the result)."""
@@ -620,7 +704,7 @@ class _Compiler:
         if not expr.args:
             self.slots.append(_AggregateSlot(None, _count_rows))
             return _Code(lambda results: results[index])
-        arg = _Compiler(self._scope, group=False).compile(expr.args[0])
+        arg = _Compiler(self._scope, self._budget, group=False).compile(expr.args[0])
         impl = AGGREGATE_FUNCTIONS[expr.name].impl
 
         def finish(values: list[object]) -> object:

@@ -21,11 +21,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import ClassVar, Protocol, TypeAlias, TypeGuard
+from typing import ClassVar, Final, Protocol, TypeAlias, TypeGuard
 
 __all__ = [
     "AGGREGATE_FUNCTIONS",
     "CONVERSIONS",
+    "MAX_STRING_LENGTH",
     "SCALAR_FUNCTIONS",
     "AggregateFunction",
     "DateTimeValue",
@@ -113,6 +114,11 @@ class QuerySource(Protocol):
     def event_types(self) -> Sequence[EventTypeEntry]:
         """All known event types, in output order."""
         ...
+
+
+MAX_STRING_LENGTH: Final = 1 << 20
+"""The longest string a query may compute (1,048,576 characters): REPLACE nested in REPLACE
+would otherwise build strings of gigabytes, at parse time when the arguments are constants."""
 
 
 class ValueProblem(Exception):
@@ -632,7 +638,7 @@ def _to_int(value: object) -> object:
     if isinstance(value, str) and _INT_RE.fullmatch(value):
         try:
             return _finite(float(int(value)))
-        except OverflowError:
+        except (OverflowError, ValueError):  # beyond float64, or beyond Python's 4,300 digits
             raise _cannot_convert(value, "INT") from None
     raise _cannot_convert(value, "INT")
 
@@ -840,9 +846,24 @@ def _substring(value: object, start: object, length: object = None) -> str:
 
 
 def _replace(value: object, old: object, new: object) -> str:
-    """REPLACE: every occurrence."""
+    """REPLACE: every occurrence; a result longer than `MAX_STRING_LENGTH` is refused before it
+    is built."""
     text = _string_arg("REPLACE", value, 1)
-    return text.replace(_string_arg("REPLACE", old, 2), _string_arg("REPLACE", new, 3))
+    pattern, replacement = _string_arg("REPLACE", old, 2), _string_arg("REPLACE", new, 3)
+    growth = len(replacement) - len(pattern)
+    if growth > 0:
+        _bounded("REPLACE", len(text) + text.count(pattern) * growth)
+    return text.replace(pattern, replacement)
+
+
+def _bounded(what: str, length: int) -> int:
+    """`length`, the size of a string about to be computed, if it is within the bound."""
+    if length > MAX_STRING_LENGTH:
+        raise ValueProblem(
+            f"the result of {what} would have {length:,} characters, more than the "
+            f"{MAX_STRING_LENGTH:,} a computed string may have"
+        )
+    return length
 
 
 def _starts_with(value: object, prefix: object) -> bool:
@@ -867,10 +888,12 @@ def _if(condition: object, then: object, otherwise: object) -> object:
 
 
 def _string_function(name: str, method: Callable[[str], str]) -> Callable[[object], str]:
-    """A one-argument string function from a ``str`` method."""
+    """A one-argument string function from a ``str`` method (UPPER may grow a string: `ß`)."""
 
     def apply(value: object) -> str:
-        return method(_string_arg(name, value))
+        result = method(_string_arg(name, value))
+        _bounded(name, len(result))
+        return result
 
     return apply
 

@@ -9,9 +9,12 @@ from dataclasses import dataclass
 import pytest
 
 from eventsourcingdb.emulator.eventql import (
+    Cancellation,
     EventQLEvaluationError,
     EventQLNotBooleanError,
+    QueryCancelledError,
     evaluate_precondition,
+    evaluator,
     parse,
 )
 from eventsourcingdb.emulator.eventql.functions import parse_datetime_ns
@@ -186,11 +189,11 @@ def test_arithmetic(expr: str, expected: float, one: FakeSource) -> None:
     [
         ("1 / 0", "division by zero"),
         ("e.data.n % 0", "modulo by zero"),
-        ("'a' + 1", "expects numbers"),
+        ("e.data.s + 1", "expects numbers"),
         ("e.data.missing + 1", "got null and number"),
         ("1e308 * 10", "not a finite number"),
-        ("-'a'", "expects a number"),
-        ("+true", "expects a number"),
+        ("-e.data.s", "expects a number"),
+        ("+e.data.t", "expects a number"),
         ("e.data.arr * 2", "got array and number"),
     ],
 )
@@ -268,8 +271,9 @@ def test_truth_tables(a: bool, b: bool, one: FakeSource) -> None:
 
 
 @pytest.mark.parametrize(
-    "expr", ["1 AND true", "true AND 'x'", "NOT 'x'", "true XOR null", "e.data.n OR false"]
-)
+    "expr", ["e.data.n AND true", "true AND e.data.s", "NOT e.data.s", "true XOR null",
+             "e.data.n OR false"]
+)  # fmt: skip
 def test_logic_needs_booleans(expr: str, one: FakeSource) -> None:
     assert (
         "expects a boolean" in evaluation_error(f"FROM e IN events PROJECT INTO {expr}", one).detail
@@ -302,7 +306,7 @@ def test_contains(expr: str, expected: bool, one: FakeSource) -> None:
     assert value(expr, one) is expected
 
 
-@pytest.mark.parametrize("expr", ["'abc' CONTAINS 'a'", "e.data.missing CONTAINS 1"])
+@pytest.mark.parametrize("expr", ["e.data.s CONTAINS 'a'", "e.data.missing CONTAINS 1"])
 def test_contains_needs_an_array(expr: str, one: FakeSource) -> None:
     assert (
         "expects an array" in evaluation_error(f"FROM e IN events PROJECT INTO {expr}", one).detail
@@ -377,6 +381,7 @@ def test_conversions(expr: str, expected: object, one: FakeSource) -> None:
         "'2023-02-29' AS DATE",
         "'25:00:00' AS TIME",
         "e.time AS INT",
+        "'" + "9" * 5000 + "' AS INT",
     ],
 )
 def test_failed_conversions(expr: str, one: FakeSource) -> None:
@@ -514,7 +519,7 @@ def test_functions(expr: str, expected: object, one: FakeSource) -> None:
         ("SUBSTRING('abc', 1, -1)", "non-negative length"),
         ("YEAR('nope')", "expects a DATE"),
         ("HOUR(5)", "expects a TIME"),
-        ("IF(1, 2, 3)", "boolean condition"),
+        ("IF(e.data.n, 2, 3)", "boolean condition"),
         ("LEN(5)", "LEN expects"),
         ("STARTSWITH('a', 1)", "argument 2"),
     ],
@@ -695,7 +700,7 @@ def test_subquery_as_inner_source_is_reused(library: FakeSource) -> None:
 
 
 def test_where_needs_a_boolean(library: FakeSource) -> None:
-    error = evaluation_error("FROM e IN events WHERE e.id PROJECT INTO e", library)
+    error = evaluation_error("FROM e IN events WHERE e.data.title PROJECT INTO e", library)
     assert "WHERE needs a boolean, got string" in error.detail
     assert (error.line, error.column) == (1, 24)
 
@@ -708,7 +713,7 @@ def test_where_null_is_not_false(library: FakeSource) -> None:
 
 
 def test_where_is_not_evaluated_without_rows(empty: FakeSource) -> None:
-    assert run("FROM e IN events WHERE e.id PROJECT INTO e", empty) == []
+    assert run("FROM e IN events WHERE e.data.title PROJECT INTO e", empty) == []
 
 
 def test_null_guard_before_ordering_comparison(library: FakeSource) -> None:
@@ -837,7 +842,7 @@ def test_having_filters_groups(library: FakeSource) -> None:
 
 def test_having_needs_a_boolean(library: FakeSource) -> None:
     error = evaluation_error(
-        "FROM e IN events GROUP BY e.type HAVING COUNT() PROJECT INTO COUNT()", library
+        "FROM e IN events GROUP BY e.type HAVING MAX(e.data.days) PROJECT INTO COUNT()", library
     )
     assert "HAVING needs a boolean" in error.detail
     assert (error.line, error.column) == (1, 41)
@@ -984,7 +989,7 @@ def test_skip_and_top(clauses: str, expected: list[str], library: FakeSource) ->
     assert ids(f"FROM e IN events {clauses} PROJECT INTO e.id", library) == expected
 
 
-@pytest.mark.parametrize("clause", ["TOP -1", "TOP 1.5", "SKIP 'x'", "TOP null", "SKIP true"])
+@pytest.mark.parametrize("clause", ["TOP -1", "TOP 1.5", "TOP null", "SKIP null AS INT"])
 def test_skip_and_top_need_non_negative_integers(clause: str, library: FakeSource) -> None:
     error = evaluation_error(f"FROM e IN events {clause} PROJECT INTO e", library)
     assert "non-negative integer" in error.detail
@@ -1037,3 +1042,85 @@ def test_precondition_reads_at_most_two_rows() -> None:
             parse("FROM e IN events WHERE e.id != 'x' PROJECT INTO true"), FakeSource(events)
         )
     assert [event.calls for event in events] == [1, 1] + [0] * 8
+
+
+# -- bounds ------------------------------------------------------------------------------------
+
+
+def _nested_replace(depth: int) -> str:
+    """REPLACE in REPLACE: each level makes the string ten times longer."""
+    text = "'aaaaaaaaaa'"
+    for _ in range(depth):
+        text = f"REPLACE({text}, 'a', 'aaaaaaaaaa')"
+    return text
+
+
+@pytest.mark.timeout(20)
+def test_computed_strings_are_bounded_even_when_folded_at_parse_time(
+    one: FakeSource, empty: FakeSource
+) -> None:
+    # ten levels would be 10**11 characters; parsing computes none of them
+    query = f"FROM e IN events PROJECT INTO {_nested_replace(10)}"
+    assert run(query, empty) == []
+    error = evaluation_error(query, one)
+    assert "more than the 1,048,576 a computed string may have" in error.detail
+    assert error.code == "query-unevaluable"
+    assert len(str(value(_nested_replace(5), one))) == 10**6  # within the bound
+    upper = evaluation_error(
+        f"FROM e IN events PROJECT INTO UPPER(REPLACE({_nested_replace(5)}, 'a', 'ßß'))", one
+    )
+    assert "UPPER would have" not in upper.detail  # REPLACE itself is refused first
+    assert "REPLACE would have 2,000,000 characters" in upper.detail
+
+
+def test_constants_beyond_the_fold_budget_are_computed_per_row(
+    monkeypatch: pytest.MonkeyPatch, library: FakeSource
+) -> None:
+    monkeypatch.setattr(evaluator, "FOLD_BUDGET", 3)
+    rows = run(
+        "FROM e IN events WHERE e.type == REPLACE('io.library.book-x', '-x', '-returned') "
+        "PROJECT INTO [e.id, UPPER('abc'), LEN(REPLACE('aaaa', 'a', 'bb'))]",
+        library,
+    )
+    assert rows == [["2", "ABC", 8]]
+
+
+@pytest.mark.parametrize(
+    ("clauses", "what"),
+    [
+        ("ORDER BY e.id PROJECT INTO e", "ORDER BY"),
+        ("PROJECT INTO COUNT()", "an aggregated projection"),
+        ("GROUP BY e.id PROJECT INTO COUNT()", "an aggregated projection"),
+        ("PROJECT INTO DISTINCT e.id", "DISTINCT"),
+    ],
+)
+def test_rows_held_in_memory_are_bounded(
+    clauses: str, what: str, monkeypatch: pytest.MonkeyPatch, library: FakeSource
+) -> None:
+    monkeypatch.setattr(evaluator, "MAX_HELD_ROWS", 4)
+    error = evaluation_error(f"FROM e IN events {clauses}", library)
+    assert error.detail == f"{what} would hold more than 4 rows in memory; narrow the query " + (
+        "(WHERE, fewer sources)"
+    )
+    monkeypatch.setattr(evaluator, "MAX_HELD_ROWS", 5)
+    assert len(run(f"FROM e IN events {clauses}", library)) >= 1
+
+
+def test_a_cancelled_query_stops_before_its_next_row(library: FakeSource) -> None:
+    cancellation = Cancellation()
+    rows = parse("FROM a IN events FROM b IN events PROJECT INTO [a.id, b.id]").run(
+        library, cancellation
+    )
+    assert next(rows) == ["0", "0"]
+    cancellation.cancel()
+    with pytest.raises(QueryCancelledError):
+        next(rows)
+
+
+def test_a_cancelled_precondition_stops(library: FakeSource) -> None:
+    cancellation = Cancellation()
+    cancellation.cancel()
+    query = parse("FROM e IN (FROM x IN events PROJECT INTO x) PROJECT INTO COUNT() > 1")
+    with pytest.raises(QueryCancelledError):
+        evaluate_precondition(query, library, cancellation)
+    assert evaluate_precondition(query, library) is True

@@ -1,0 +1,6 @@
+"""`Bound` and `BoundType` under the official SDK 2.2.4's module path; see
+`eventsourcingdb.options`."""
+
+from eventsourcingdb.options import Bound, BoundType
+
+__all__ = ["Bound", "BoundType"]

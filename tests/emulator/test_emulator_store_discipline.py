@@ -1,0 +1,230 @@
+"""The store under hostile input: linear memory for deep subjects, and no lock held across work a
+request can make arbitrarily long (EventQL preconditions, schema checks)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from eventsourcingdb.emulator import Emulator
+from eventsourcingdb.emulator.encoding import encode_json
+from eventsourcingdb.emulator.eventql import evaluate_precondition, parse
+from eventsourcingdb.emulator.records import (
+    Candidate,
+    PreconditionFailedError,
+    QueryPrecondition,
+    Selection,
+)
+from eventsourcingdb.emulator.schemas import compile_schema
+from eventsourcingdb.emulator.store import Store
+from tests.emulator.emulator_helpers import AUTH, candidate
+
+TYPE = "io.eventsourcingdb.test.happened"
+TIMEOUT = 10.0
+EVALUATION = "eventsourcingdb.emulator.store.evaluate_precondition"
+"""Where the store evaluates `isEventQlQueryTrue` preconditions (the seam these tests hold)."""
+
+
+def _candidate(subject: str = "/a", **data: object) -> Candidate:
+    return Candidate("https://x", subject, TYPE, data, encode_json(data))
+
+
+# --- memory ------------------------------------------------------------------------------------
+
+
+def test_a_deep_subject_costs_memory_in_proportion_to_its_length() -> None:
+    store = Store()
+    deep = "/a" * 10_000  # all its 10,000 ancestors as strings would take 100 MB
+    tracemalloc.start()
+    try:
+        store.write([_candidate(deep)])
+        store.write([_candidate(deep + "/b")])
+        store.snapshot()
+        assert store.subjects(deep, recursive=False) == [deep]
+        assert store.subjects(deep + "/b") == [deep + "/b"]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2_000_000, f"{peak:,} bytes for subjects of 20 KB"
+
+
+def test_subjects_of_deep_trees_are_still_the_ancestor_closure() -> None:
+    store = Store()
+    store.write([_candidate("/a/b/c"), _candidate("/a/b/d"), _candidate("/a-b"), _candidate("/")])
+    assert store.subjects("/") == ["/", "/a", "/a-b", "/a/b", "/a/b/c", "/a/b/d"]
+    assert store.subjects("/a/b") == ["/a/b", "/a/b/c", "/a/b/d"]
+    assert store.subjects("/a", recursive=False) == ["/a"]
+    assert store.subjects("/a/b/c/d", recursive=False) == []
+    assert list(store.snapshot().subjects()) == store.subjects("/")
+
+
+# --- the lock ----------------------------------------------------------------------------------
+
+
+class _HeldEvaluation:
+    """Wraps the store's EventQL precondition evaluation so that a test can hold it midway."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.calls = 0
+        real = evaluate_precondition
+
+        def evaluate(query: Any, source: Any) -> bool:
+            self.calls += 1
+            if self.calls == 1:
+                self.started.set()
+                assert self.release.wait(TIMEOUT), "the test never released the evaluation"
+            return real(query, source)
+
+        monkeypatch.setattr(EVALUATION, evaluate)
+
+
+def _in_thread(work: Callable[[], object]) -> threading.Thread:
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    return thread
+
+
+def _finishes(work: Callable[[], object]) -> bool:
+    """Whether `work` finishes within a few seconds (it would wait forever for a held lock)."""
+    thread = _in_thread(work)
+    thread.join(5.0)
+    return not thread.is_alive()
+
+
+def test_an_eventql_precondition_is_evaluated_outside_the_lock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = Store()
+    store.write([_candidate()])
+    held = _HeldEvaluation(monkeypatch)
+    empty = QueryPrecondition(
+        parse("FROM e IN events WHERE e.subject == '/b' PROJECT INTO COUNT() == 0")
+    )
+    outcome: list[object] = []
+
+    def conditional_write() -> None:
+        try:
+            outcome.append(store.write([_candidate("/c")], [empty]))
+        except PreconditionFailedError as failed:
+            outcome.append(failed)
+
+    writer = _in_thread(conditional_write)
+    assert held.started.wait(TIMEOUT)
+    try:
+        assert _finishes(lambda: store.read(Selection("/", recursive=True)))
+        assert _finishes(lambda: len(store))
+        assert _finishes(store.snapshot)
+        assert _finishes(store.event_types)
+        assert _finishes(lambda: store.subjects("/"))
+        assert _finishes(lambda: store.write([_candidate("/b")]))
+    finally:
+        held.release.set()
+    writer.join(TIMEOUT)
+    (result,) = outcome
+    # the write of /b came first, so the precondition was evaluated again, and fails now
+    assert isinstance(result, PreconditionFailedError)
+    assert held.calls == 2
+    assert [event.subject for event in store.read(Selection("/", recursive=True))] == ["/a", "/b"]
+
+
+def test_an_eventql_precondition_cannot_be_starved_by_other_writers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = Store()
+    real = evaluate_precondition
+    racing: list[threading.Thread] = []
+
+    def evaluate_while_another_writes(query: Any, source: Any) -> bool:
+        racing.append(_in_thread(lambda: store.write([_candidate("/other")])))
+        racing[-1].join(0.5)  # done at once, unless the gate holds it back
+        return real(query, source)
+
+    monkeypatch.setattr(EVALUATION, evaluate_while_another_writes)
+    always = QueryPrecondition(parse("FROM e IN events PROJECT INTO COUNT() >= 0"))
+    (written,) = store.write([_candidate("/mine")], [always])
+    assert len(racing) == 3, "two optimistic attempts, then one that holds other writers back"
+    for thread in racing:
+        thread.join(TIMEOUT)
+    subjects = [event.subject for event in store.read(Selection("/", recursive=True))]
+    assert subjects == ["/other", "/other", "/mine", "/other"]
+    assert written.id == "2"
+
+
+def test_stored_events_are_checked_against_a_new_schema_outside_the_lock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = Store()
+    store.write([_candidate(title="x")])
+    schema = compile_schema({"type": "object", "properties": {"title": {"type": "string"}}})
+    started, release = threading.Event(), threading.Event()
+    real = type(schema).violation
+
+    def slow_violation(self: Any, data: object) -> str | None:
+        started.set()
+        assert release.wait(TIMEOUT)
+        return real(self, data)
+
+    monkeypatch.setattr(type(schema), "violation", slow_violation)
+    registering = _in_thread(lambda: store.register_schema(TYPE, schema))
+    assert started.wait(TIMEOUT)
+    try:
+        assert _finishes(lambda: store.read(Selection("/", recursive=True)))
+        assert _finishes(store.event_types)
+    finally:
+        release.set()
+    registering.join(TIMEOUT)
+    assert store.event_type(TYPE) is not None
+
+
+# --- over HTTP ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    with Emulator() as running:
+        yield running
+
+
+async def test_an_expensive_precondition_does_not_hold_up_other_requests(
+    emulator: Emulator,
+) -> None:
+    """The issue's measured case: a three-way product froze the server for seconds."""
+    async with httpx.AsyncClient(
+        base_url=emulator.get_base_url(), headers=AUTH, timeout=60
+    ) as http:
+        events = [candidate("/n", data={"n": 1})] * 100
+        assert (await http.post("/api/v2/data/write-events", json={"events": events})).is_success
+        product = (
+            "FROM a IN events FROM b IN events FROM c IN events "
+            "WHERE a.data.n + b.data.n + c.data.n == 4 PROJECT INTO COUNT() == 0"
+        )
+        body = {
+            "events": [candidate("/guarded")],
+            "preconditions": [{"type": "isEventQlQueryTrue", "payload": {"query": product}}],
+        }
+        guarded = asyncio.ensure_future(http.post("/api/v2/data/write-events", json=body))
+        await asyncio.sleep(0.2)  # the product of a million rows is being evaluated
+        async with httpx.AsyncClient(
+            base_url=emulator.get_base_url(), headers=AUTH, timeout=TIMEOUT
+        ) as other:
+            started = time.monotonic()
+            assert (await other.get("/api/v2/system/ping")).is_success
+            assert (await other.get("/api/v1/health")).is_success
+            read = await other.request("QUERY", "/api/v2/data/read-events", json={"subject": "/n"})
+            assert read.text.count('"type":"event"') == 100
+            assert not guarded.done(), (
+                f"the precondition finished first, after {time.monotonic() - started:.2f} s: "
+                "the other requests waited for it"
+            )
+        answer = await guarded
+    assert answer.is_success
+    assert '"subject":"/guarded"' in answer.text

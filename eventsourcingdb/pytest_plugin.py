@@ -213,7 +213,12 @@ esdb_runner = _runner_fixture()
 
 @pytest.fixture
 def esdb_store(esdb_client: Client) -> EventStore:
-    """A typed `EventStore` over `esdb_client`, with the default registry of `@event_type`s."""
+    """A typed `EventStore` over `esdb_client`: `default_registry` (every model declared with
+    `@event_type`) and the source `STORE_SOURCE`; no schemas registered.
+
+    Override it in a conftest.py for another registry or source; `esdb_repository` and
+    `esdb_runner` follow. Event types are not namespaced on a shared server (see docs/testing.md).
+    """
     from eventsourcingdb.models import EventStore
 
     return EventStore(esdb_client, source=STORE_SOURCE)

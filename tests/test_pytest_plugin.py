@@ -143,3 +143,44 @@ def test_unique_namespaces_differ_and_are_valid() -> None:
 
 def test_only_the_emulator_targets_can_be_emptied() -> None:
     assert [target.value for target in Target if target.is_emulator] == ["in-process", "socket"]
+
+
+def test_esdb_store_has_the_default_registry_and_can_be_overridden(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeini("[pytest]\nasyncio_mode = auto\n")
+    pytester.makepyfile(
+        test_default="""
+from eventsourcingdb.models import default_registry
+from eventsourcingdb.pytest_plugin import STORE_SOURCE
+
+def test_default(esdb_store, esdb_repository):
+    assert esdb_store.registry is default_registry
+    assert esdb_store.source == STORE_SOURCE == "https://tests.eventsourcingdb.io"
+    assert esdb_repository.store is esdb_store
+""",
+    )
+    pytester.mkdir("own")
+    pytester.path.joinpath("own", "conftest.py").write_text(
+        """
+import pytest
+from eventsourcingdb.models import EventRegistry, EventStore
+
+OWN = EventRegistry()
+
+@pytest.fixture
+def esdb_store(esdb_client):
+    return EventStore(esdb_client, source="https://own.example", registry=OWN)
+"""
+    )
+    pytester.path.joinpath("own", "test_own.py").write_text(
+        """
+from own.conftest import OWN
+
+def test_own(esdb_repository):
+    assert esdb_repository.store.registry is OWN
+    assert esdb_repository.store.source == "https://own.example"
+"""
+    )
+    pytester.path.joinpath("own", "__init__.py").write_text("")
+    pytester.runpytest_subprocess().assert_outcomes(passed=2)

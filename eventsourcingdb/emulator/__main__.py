@@ -3,8 +3,9 @@
     python -m eventsourcingdb.emulator run --api-token secret --data-directory-temporary \\
         --http-enabled --https-enabled=false --http-port 3000 [--signing-key-file key.pem]
 
-So a script that starts the real binary can start the emulator instead. Flags that only the
-emulator knows start with `--emulator-`. The server runs until SIGINT or SIGTERM.
+So a script that starts the real binary can start the emulator instead; `--data-directory PATH`
+keeps the events durably in PATH (see `durable`). Flags that only the emulator knows start with
+`--emulator-`. The server runs until SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
@@ -65,8 +66,10 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the server")
     run.add_argument("--api-token", required=True, help="the API token clients must send")
-    _add_flag(run, "--data-directory-temporary", False, "keep data in memory (always so)")
-    run.add_argument("--data-directory", help="not supported: the emulator keeps data in memory")
+    _add_flag(run, "--data-directory-temporary", False, "keep the data in memory (the default)")
+    run.add_argument(
+        "--data-directory", type=Path, help="keep the data durably in this directory (SQLite)"
+    )
     _add_flag(run, "--http-enabled", True, "serve plain HTTP (cannot be turned off)")
     _add_flag(run, "--https-enabled", False, "not supported; pass false")
     run.add_argument("--http-port", type=int, default=3000, help="the HTTP port (3000)")
@@ -98,6 +101,12 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         default=TimeFormat.NINE_DIGITS.value,
         help="nine fractional digits always (default), or trimmed as Go's RFC3339Nano",
     )
+    _add_flag(
+        run,
+        "--emulator-verify-data-directory",
+        False,
+        "check every event of --data-directory on start, not only the chain and the last ones",
+    )
     return parser, run
 
 
@@ -107,17 +116,19 @@ def _configure(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -
         parser.error("--https-enabled: the emulator serves plain HTTP only; pass false")
     if not arguments.http_enabled:
         parser.error("--http-enabled: the emulator serves plain HTTP; it cannot be turned off")
-    if arguments.data_directory is not None:
-        parser.error(
-            "--data-directory: the emulator keeps its data in memory; "
-            "use --data-directory-temporary"
-        )
+    if arguments.data_directory is not None and arguments.data_directory_temporary:
+        parser.error("--data-directory and --data-directory-temporary: choose one of them")
+    if arguments.emulator_verify_data_directory and arguments.data_directory is None:
+        parser.error("--emulator-verify-data-directory needs --data-directory")
     if not 0 < arguments.http_port < 65536:
         parser.error(f"--http-port: {arguments.http_port} is not a port")
     if arguments.emulator_heartbeat_interval <= 0:
         parser.error("--emulator-heartbeat-interval must be positive")
     emulator = (
-        Emulator()
+        Emulator(
+            data_directory=arguments.data_directory,
+            verify_data_directory=arguments.emulator_verify_data_directory,
+        )
         .with_port(arguments.http_port)
         .with_api_token(arguments.api_token)
         .with_hash_version(arguments.emulator_hash_version)
@@ -161,8 +172,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         versions = ", ".join(
             f"v{version.value}" for version in sorted(emulator.options().api_versions)
         )
+        data = emulator.options().data_directory
+        where = f"data in {data}" if data is not None else "data in memory"
         print(
-            f"EventSourcingDB emulator listening on {emulator.get_base_url()} (API {versions})",
+            f"EventSourcingDB emulator listening on {emulator.get_base_url()} "
+            f"(API {versions}, {where})",
             file=sys.stderr,
             flush=True,
         )

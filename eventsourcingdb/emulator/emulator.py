@@ -2,19 +2,23 @@
 
 `Emulator()` listens on a free loopback port (or `with_port(p)`); `Emulator(in_process=True)`
 opens no socket at all and `get_client()` wires the in-process transport into the client.
-`start()`, `stop()`, `with ...` and the getters behave as the Container's do.
+`Emulator(data_directory=path)` keeps its events on disk across restarts. `start()`, `stop()`,
+`with ...` and the getters behave as the Container's do.
 """
 
 from __future__ import annotations
 
 import atexit
+import os
 import threading
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from eventsourcingdb.emulator.durable import DataDirectoryError
 from eventsourcingdb.emulator.encoding import TimeFormat
 from eventsourcingdb.emulator.faults import Faults
 from eventsourcingdb.emulator.hashing import HashVersion
@@ -41,14 +45,28 @@ def _authority(host: str, port: int) -> str:
 
 
 class Emulator:
-    """An in-memory EventSourcingDB with the interface of `Container`.
+    """An embedded EventSourcingDB with the interface of `Container`.
 
     `Emulator().with_signing_key().start()`, then `get_client()`; `stop()` ends it (so do
     leaving a `with` block and interpreter exit). `reset()` empties the store between tests.
+    The events live in memory, or with `data_directory` in a durable data directory (checked
+    on start: the hash chain and the last events, or every event with `verify_data_directory`).
     """
 
-    def __init__(self, *, in_process: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        in_process: bool = False,
+        data_directory: str | os.PathLike[str] | None = None,
+        verify_data_directory: bool = False,
+    ) -> None:
+        if data_directory is not None and not isinstance(data_directory, str | os.PathLike):
+            raise InvalidArgumentError(
+                f"data_directory must be a path (str or os.PathLike), got {data_directory!r}"
+            )
         self._in_process = in_process
+        self._data_directory = Path(data_directory) if data_directory is not None else None
+        self._verify_data_directory = bool(verify_data_directory)
         self._host = LOOPBACK
         self._port = 0
         self._api_token = "secret"
@@ -155,6 +173,8 @@ class Emulator:
             signing_key=self._signing_key,
             heartbeat_interval=self._heartbeat_interval,
             time_format=self._time_format,
+            data_directory=self._data_directory,
+            verify_data_directory=self._verify_data_directory,
         )
 
     # --- life cycle -------------------------------------------------------------------------
@@ -164,7 +184,10 @@ class Emulator:
         with self._lock:
             if self._server is not None:
                 return self
-            server = EmulatorServer(self.options())
+            try:
+                server = EmulatorServer(self.options())
+            except DataDirectoryError as error:
+                raise ContainerError(f"the emulator could not start: {error}") from None
             if not self._in_process:
                 try:
                     listener = SocketServer(server.asgi_app(), host=self._host, port=self._port)
@@ -196,19 +219,25 @@ class Emulator:
 
         Every connection is cut (open streams and requests in flight break off; in process,
         streams raise `httpx.RemoteProtocolError`), the socket stops listening and listens again.
-        The events are kept: the store in memory lives on (as if it had been durable; call
-        `reset()` as well to lose them, as a server with a temporary directory would). Armed
-        faults stay armed.
+        The events are kept: a data directory is closed, read back from disk and checked; a
+        store in memory lives on (as if it had been durable; call `reset()` as well to lose
+        them, as a server with a temporary directory would). Armed faults stay armed.
         """
         with self._lock:
             server = self._running()
             server.faults.drop_streams()
             listener = self._socket
+            if listener is not None:
+                listener.cut_connections()
+                listener.stop()
+                self._socket = None
+            try:
+                server.restart_store()
+            except DataDirectoryError as error:
+                self.stop()
+                raise ContainerError(f"the emulator could not start again: {error}") from None
             if listener is None:
                 return self
-            listener.cut_connections()
-            listener.stop()
-            self._socket = None
             try:
                 restarted = SocketServer(server.asgi_app(), host=self._host, port=listener.port)
                 restarted.start()

@@ -40,16 +40,20 @@ class InjectedRefusal:
 
 
 class _OpenStream:
-    """One open stream: its loop, and futures that wake it when a fault concerns it."""
+    """One open stream: its loop, the wait for its next chunk, and futures that wake it when a
+    fault concerns it."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.dropped: asyncio.Future[None] = loop.create_future()
         self.poked: asyncio.Future[None] = loop.create_future()
+        self.following: asyncio.Future[bytes] | None = None
 
     def drop(self) -> None:
         if not self.dropped.done():
             self.dropped.set_result(None)
+        if self.following is not None:
+            self.following.cancel()
 
     def poke(self) -> None:
         if not self.poked.done():
@@ -168,14 +172,19 @@ class Faults:
         try:
             while True:
                 await self._hold(stream)
-                following = asyncio.ensure_future(anext(chunks))
-                await asyncio.wait((following, stream.dropped), return_when="FIRST_COMPLETED")
-                if not following.done():
-                    raise ConnectionDropped
+                # in a task of its own, so that a drop can cancel the wait for the next chunk
+                stream.following = asyncio.ensure_future(anext(chunks))
                 try:
-                    chunk = following.result()
+                    chunk = await stream.following
                 except StopAsyncIteration:
                     return
+                except asyncio.CancelledError:
+                    task = asyncio.current_task()
+                    if stream.dropped.done() and task is not None and not task.cancelling():
+                        raise ConnectionDropped from None
+                    raise
+                finally:
+                    following, stream.following = stream.following, None
                 await self._hold(stream)
                 yield chunk
         finally:

@@ -47,6 +47,7 @@ from eventsourcingdb.emulator.records import (
     SchemaAlreadyRegisteredError,
     SchemaMismatchError,
     StoredEventMismatchError,
+    StoreUnavailableError,
 )
 from eventsourcingdb.emulator.schemas import (
     CompiledSchema,
@@ -148,6 +149,10 @@ class Handler:
         """The options this handler was made with."""
         return self._options
 
+    def use_store(self, store: Store) -> None:
+        """Answer from `store` from now on (that of a restarted server)."""
+        self._store = store
+
     @property
     def faults(self) -> Faults:
         """The faults armed on this server (see `eventsourcingdb.emulator.faults`)."""
@@ -196,6 +201,8 @@ class Handler:
             response = await route.action(self, request, call)
         except Refusal as refusal:
             return self._refuse(refusal, route)
+        except StoreUnavailableError as unavailable:
+            return self._refuse(_unavailable(unavailable), route)
         except ConnectionDropped:
             raise
         except Exception:
@@ -447,6 +454,15 @@ class Handler:
 
 async def _parse_off_loop(text: str) -> Query:
     return await asyncio.to_thread(parse, text)
+
+
+def _unavailable(error: StoreUnavailableError) -> Refusal:
+    """A store that shuts down refuses (503, nothing was written); one whose data directory
+    failed is a failure of the server (500: a write's outcome is unknown)."""
+    if error.closed:
+        return Refusal(503, m.TEXT_SHUTTING_DOWN, ErrorCode.SERVER_SHUTTING_DOWN)
+    _logger.error("the emulator's store is unavailable: %s", error)
+    return Refusal(500, m.TEXT_INTERNAL_ERROR)
 
 
 async def _guarded(chunks: AsyncIterator[bytes], lines: Lines, what: str) -> AsyncIterator[bytes]:

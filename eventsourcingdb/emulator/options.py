@@ -1,9 +1,11 @@
-"""The settings of an emulated server: token, API versions, hashing, signing, heartbeats, times."""
+"""The settings of an emulated server: token, API versions, hashing, signing, heartbeats, times,
+and where its data lives."""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -36,6 +38,10 @@ class ServerOptions:
     signing_key: Ed25519PrivateKey | None = None
     heartbeat_interval: float = 1.0
     time_format: TimeFormat = TimeFormat.NINE_DIGITS
+    data_directory: Path | None = None
+    """Where the events are kept durably (SQLite); None keeps them in memory only."""
+    verify_data_directory: bool = False
+    """Check every event of the data directory on start, not only the hash chain and the tail."""
     server_header: str = ""
     """The `Server` header; empty means the version that fits `api_versions` (1.3.0, or 1.2.0
     without v2)."""

@@ -35,6 +35,7 @@ __all__ = [
     "SchemaMismatchError",
     "Selection",
     "StoreError",
+    "StoreUnavailableError",
     "StoredEvent",
     "StoredEventMismatchError",
     "SubjectPrecondition",
@@ -242,6 +243,14 @@ class StoredEventMismatchError(StoreError):
 
 class RangeUnsatisfiableError(StoreError):
     """`fromLatestEvent` found an event beyond the upper bound."""
+
+
+class StoreUnavailableError(StoreError):
+    """The store takes no writes: it is shutting down (`closed`), or its data directory failed."""
+
+    def __init__(self, message: str, *, closed: bool = False) -> None:
+        super().__init__(message)
+        self.closed = closed
 
 
 class ObservationClosedError(StoreError):

@@ -16,6 +16,7 @@ import uvicorn
 
 from eventsourcingdb.emulator._connections import tracked_protocol
 from eventsourcingdb.emulator.asgi import AsgiApp
+from eventsourcingdb.emulator.durable import Verification
 from eventsourcingdb.emulator.faults import Faults
 from eventsourcingdb.emulator.handler import Handler
 from eventsourcingdb.emulator.hashing import Signer
@@ -33,16 +34,38 @@ class EmulatorServer:
 
     def __init__(self, options: ServerOptions | None = None) -> None:
         self._options = options or ServerOptions()
-        signer = Signer(self._options.signing_key) if self._options.signing_key else None
-        self._store = Store(
-            hash_version=self._options.hash_version,
-            signer=signer,
-            time_format=self._options.time_format,
-        )
+        self._store = self._open_store()
         self._faults = Faults()
         self._handler = Handler(self._store, self._options, self._faults)
         self._loop_thread: LoopThread | None = None
         self._lock = threading.Lock()
+
+    def _open_store(self) -> Store:
+        """The store the options describe: on the data directory (read back and checked; raises
+        `DataDirectoryError`), or in memory."""
+        options = self._options
+        signer = Signer(options.signing_key) if options.signing_key else None
+        if options.data_directory is None:
+            return Store(
+                hash_version=options.hash_version, signer=signer, time_format=options.time_format
+            )
+        verification = Verification.FULL if options.verify_data_directory else Verification.TAIL
+        return Store.open(
+            options.data_directory,
+            hash_version=options.hash_version,
+            signer=signer,
+            time_format=options.time_format,
+            verification=verification,
+        )
+
+    def restart_store(self) -> None:
+        """Close the store and open it again, as a restarted server would: a data directory is
+        read back from disk and checked again; a store in memory is kept as it is."""
+        if self._options.data_directory is None:
+            return
+        self._store.close()
+        self._store = self._open_store()
+        self._handler.use_store(self._store)
 
     @property
     def options(self) -> ServerOptions:

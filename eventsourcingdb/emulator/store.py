@@ -9,14 +9,24 @@ may live on any thread and any event loop: one lock guards the state, observers 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Final, overload
 
 from eventsourcingdb import _wire
+from eventsourcingdb.emulator.durable import (
+    DirectoryIdentity,
+    History,
+    Journal,
+    JournalEntry,
+    Verification,
+    open_journal,
+)
 from eventsourcingdb.emulator.encoding import TimeFormat, format_time
 from eventsourcingdb.emulator.eventql import EventQLError, evaluate_precondition
 from eventsourcingdb.emulator.hashing import EventMetadata, HashVersion, Signer, compute_hash
@@ -39,6 +49,7 @@ from eventsourcingdb.emulator.records import (
     Selection,
     StoredEvent,
     StoredEventMismatchError,
+    StoreUnavailableError,
     SubjectPrecondition,
     encode_event,
     is_within,
@@ -188,6 +199,8 @@ class Store:
         signer: Signer | None = None,
         time_format: TimeFormat = TimeFormat.NINE_DIGITS,
         clock: Callable[[], int] = time.time_ns,
+        journal: Journal | None = None,
+        history: History | None = None,
     ) -> None:
         self._hash_version = hash_version
         self._signer = signer
@@ -198,6 +211,47 @@ class Store:
         self._state = _State()
         self._observations: set[Observation] = set()
         self._closed = False
+        self._journal = journal
+        if history is not None:
+            self._restore(history)
+        if journal is not None:
+            journal.start(self._on_durable)
+
+    @classmethod
+    def open(
+        cls,
+        directory: Path,
+        *,
+        hash_version: HashVersion = HashVersion.V1,
+        signer: Signer | None = None,
+        time_format: TimeFormat = TimeFormat.NINE_DIGITS,
+        verification: Verification = Verification.TAIL,
+    ) -> Store:
+        """A store on a data directory, with what it holds; `DataDirectoryError` if unusable."""
+        key = signer.public_key.public_bytes_raw() if signer is not None else None
+        journal, history = open_journal(
+            directory, DirectoryIdentity(hash_version, key), verification
+        )
+        return cls(
+            hash_version=hash_version,
+            signer=signer,
+            time_format=time_format,
+            journal=journal,
+            history=history,
+        )
+
+    def _restore(self, history: History) -> None:
+        state = self._state
+        for event in history.events:
+            _index(state, event)
+        state.schemas = dict(history.schemas)
+        state.last_time_ns = history.last_time_ns
+        self._publish(state, len(state.events), len(state.nodes), state.schemas)
+
+    @property
+    def journal(self) -> Journal | None:
+        """The data directory's journal, or None for a store that lives in memory only."""
+        return self._journal
 
     @property
     def hash_version(self) -> HashVersion:
@@ -216,26 +270,35 @@ class Store:
     ) -> list[StoredEvent]:
         """Check the preconditions, then the schemas, then append all candidates or none.
 
-        Blocks the calling thread while `isEventQlQueryTrue` preconditions are evaluated.
+        Returns once the events are durable (at once in memory). Blocks the calling thread,
+        also while `isEventQlQueryTrue` preconditions are evaluated.
         """
-        written = self._write(candidates, preconditions, wait=True)
-        assert written is not None
-        return written
+        staged = self._write(candidates, preconditions, wait=True)
+        assert staged is not None
+        if staged.durable is not None:
+            staged.durable.result()
+        return staged.events
 
     async def write_async(
         self, candidates: Sequence[Candidate], preconditions: Sequence[Precondition] = ()
     ) -> list[StoredEvent]:
-        """`write` for an event loop: what may take long runs in a worker thread."""
+        """`write` for an event loop: what may take long runs in a worker thread, and waiting
+        for the disk does not block the loop."""
+        staged = None
         if not any(isinstance(check, QueryPrecondition) for check in preconditions):
-            written = self._write(candidates, preconditions, wait=False)
-            if written is not None:
-                return written
-        return await asyncio.to_thread(self.write, candidates, preconditions)
+            staged = self._write(candidates, preconditions, wait=False)
+        if staged is None:
+            staged = await asyncio.to_thread(self._write, candidates, preconditions, wait=True)
+            assert staged is not None
+        if staged.durable is not None:
+            await asyncio.wrap_future(staged.durable)
+        return staged.events
 
     def _write(
         self, candidates: Sequence[Candidate], preconditions: Sequence[Precondition], *, wait: bool
-    ) -> list[StoredEvent] | None:
-        """The write; None when `wait` is false and another writer holds the gate."""
+    ) -> _Staged | None:
+        """The write, up to handing it to the journal; None when `wait` is false and another
+        writer holds the gate."""
         queries = any(isinstance(check, QueryPrecondition) for check in preconditions)
         for attempt in itertools.count():
             exclusive = queries and attempt >= _OPTIMISTIC_ATTEMPTS
@@ -245,10 +308,10 @@ class Store:
                 answers = self._answer_queries(preconditions) if queries else None
                 seen, violation = self._check_schemas(candidates)
                 if exclusive:
-                    written = self._append_all(candidates, preconditions, answers, seen, violation)
+                    staged = self._append_all(candidates, preconditions, answers, seen, violation)
                 elif self._gate.acquire(blocking=wait):
                     try:
-                        written = self._append_all(
+                        staged = self._append_all(
                             candidates, preconditions, answers, seen, violation
                         )
                     finally:
@@ -258,8 +321,8 @@ class Store:
             finally:
                 if exclusive:
                     self._gate.release()
-            if written is not None:
-                return written
+            if staged is not None:
+                return staged
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _answer_queries(self, preconditions: Sequence[Precondition]) -> _QueryAnswers:
@@ -297,9 +360,11 @@ class Store:
         answers: _QueryAnswers | None,
         seen: Mapping[str, CompiledSchema],
         violation: SchemaMismatchError | None,
-    ) -> list[StoredEvent] | None:
-        """Under the lock: check, append and publish; None when the query answers are stale."""
+    ) -> _Staged | None:
+        """Under the lock: check, append, and publish or journal; None when the query answers
+        are stale."""
         with self._lock:
+            self._check_writable()
             state = self._state
             if answers is not None and (
                 answers.state is not state or answers.version != state.version()
@@ -320,11 +385,33 @@ class Store:
             if violation is not None:
                 raise violation
             written = [self._append(state, candidate) for candidate in candidates]
-            self._publish(state, len(state.events), len(state.nodes), state.schemas)
+            events, nodes = len(state.events), len(state.nodes)
+            if self._journal is not None:
+                entry = JournalEntry(
+                    events=written, on_durable=lambda: self._publish_events(state, events, nodes)
+                )
+                return _Staged(written, self._journal.submit(entry))
+            self._publish_events(state, events, nodes)
             observations = list(self._observations)
         for observation in observations:
             observation.wake()
-        return written
+        return _Staged(written, None)
+
+    def _check_writable(self) -> None:
+        """Refuse to write once closed, or once the data directory failed (locked)."""
+        if self._closed:
+            raise StoreUnavailableError("the server is shutting down", closed=True)
+        if self._journal is not None and self._journal.failure is not None:
+            raise self._journal.failure
+
+    def _on_durable(self, entries: Sequence[JournalEntry]) -> None:
+        """The journal committed `entries` (on its thread): readers and observers see them."""
+        with self._lock:
+            for entry in entries:
+                entry.on_durable()
+            observations = list(self._observations)
+        for observation in observations:
+            observation.wake()
 
     def _holds(self, state: _State, precondition: SubjectPrecondition) -> bool:
         node = normalize_subject(precondition.subject)
@@ -385,15 +472,22 @@ class Store:
         _index(state, event)
         return event
 
+    @staticmethod
+    def _publish_events(state: _State, events: int, nodes: int) -> None:
+        """Let readers see the first `events` events and `nodes` nodes (under the lock)."""
+        counts = state.visible_type_counts
+        appended = state.events
+        for position in range(state.visible, events):
+            event_type = appended[position].type
+            counts[event_type] = counts.get(event_type, 0) + 1
+        state.visible = max(state.visible, events)
+        state.visible_nodes = max(state.visible_nodes, nodes)
+
     def _publish(
         self, state: _State, events: int, nodes: int, schemas: Mapping[str, CompiledSchema]
     ) -> None:
         """Let readers see the first `events` events, `nodes` nodes and `schemas` (locked)."""
-        counts = state.visible_type_counts
-        for event in itertools.islice(state.events, state.visible, events):
-            counts[event.type] = counts.get(event.type, 0) + 1
-        state.visible = max(state.visible, events)
-        state.visible_nodes = max(state.visible_nodes, nodes)
+        self._publish_events(state, events, nodes)
         state.visible_schemas = schemas
 
     # --- schemas ----------------------------------------------------------------------------
@@ -401,10 +495,12 @@ class Store:
     def register_schema(self, event_type: str, schema: CompiledSchema) -> None:
         """Register the schema of a type: refused if one exists or a stored event violates it.
 
-        The stored events are checked outside the lock, holding back writers only.
+        The stored events are checked outside the lock, holding back writers only. Returns once
+        the schema is durable.
         """
         with self._gate:
             with self._lock:
+                self._check_writable()
                 state = self._state
                 if event_type in state.schemas:
                     raise SchemaAlreadyRegisteredError(event_type)
@@ -417,12 +513,24 @@ class Store:
                         if detail is not None:
                             raise StoredEventMismatchError(event.id, detail)
             with self._lock:
+                self._check_writable()
                 if self._state is not state:  # reset meanwhile: the check was about nothing
                     state = self._state
                     if event_type in state.schemas:
                         raise SchemaAlreadyRegisteredError(event_type)
-                state.schemas = {**state.schemas, event_type: schema}
-                self._publish(state, state.visible, state.visible_nodes, state.schemas)
+                schemas = {**state.schemas, event_type: schema}
+                state.schemas = schemas
+
+                def publish() -> None:
+                    state.visible_schemas = schemas
+
+                if self._journal is None:
+                    publish()
+                    return
+                durable = self._journal.submit(
+                    JournalEntry(schema=(event_type, schema), on_durable=publish)
+                )
+        durable.result()
 
     def event_type(self, event_type: str) -> EventTypeInfo | None:
         """What the store knows about one type, or None when it has neither events nor schema."""
@@ -574,22 +682,40 @@ class Store:
     # --- life cycle -------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Empty the store (events and schemas); open observations end."""
+        """Empty the store (events and schemas, the data directory's too); open observations
+        end. Returns once the data directory is empty."""
         with self._lock:
+            self._check_writable()
             self._state = _State()
             observations = list(self._observations)
             self._observations.clear()
+            durable = None
+            if self._journal is not None:
+                durable = self._journal.submit(JournalEntry(clear=True))
         for observation in observations:
             observation.close(shutdown=False)
+        if durable is not None:
+            durable.result()
 
     def close(self) -> None:
-        """Shut down: open observations end and new ones are refused."""
+        """Shut down: open observations end, new ones and writes are refused; what was written
+        is made durable and the data directory is closed."""
         with self._lock:
             self._closed = True
             observations = list(self._observations)
             self._observations.clear()
         for observation in observations:
             observation.close(shutdown=True)
+        if self._journal is not None:
+            self._journal.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Staged:
+    """A write that was appended: its events, and the commit to wait for (None in memory)."""
+
+    events: list[StoredEvent]
+    durable: concurrent.futures.Future[None] | None
 
 
 def _index(state: _State, event: StoredEvent) -> None:

@@ -129,7 +129,11 @@ def test_equals_spellings_and_emulator_flags() -> None:
         (["run"], "--api-token"),
         (["run", "--api-token", "t", "--https-enabled=true"], "plain HTTP only"),
         (["run", "--api-token", "t", "--http-enabled=false"], "cannot be turned off"),
-        (["run", "--api-token", "t", "--data-directory", "/tmp/x"], "in memory"),
+        (
+            ["run", "--api-token", "t", "--data-directory", "/tmp/x", "--data-directory-temporary"],
+            "choose one",
+        ),
+        (["run", "--api-token", "t", "--emulator-verify-data-directory"], "needs --data-directory"),
         (["run", "--api-token", "t", "--http-port", "0"], "is not a port"),
         (["run", "--api-token", "t", "--https-enabled=maybe"], "invalid boolean"),
         (["run", "--api-token", "t", "--signing-key-file", "/nonexistent"], "cannot load"),
@@ -171,7 +175,7 @@ def test_unknown_flags_are_ignored_with_a_warning() -> None:
     [
         ["run", "--api-token", "t", "--https-enabled=true"],
         ["run", "--api-token", "t", "--http-enabled=false"],
-        ["run", "--api-token", "t", "--data-directory", "/tmp/x"],
+        ["run", "--api-token", "t", "--data-directory", "/x", "--data-directory-temporary"],
         ["run", "--api-token", "t", "--http-port", "0"],
         ["run", "--api-token", "t", "--emulator-heartbeat-interval", "0"],
         ["run", "--api-token", "t", "--signing-key-file", "/nonexistent"],

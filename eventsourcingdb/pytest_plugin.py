@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from eventsourcingdb.errors import MissingExtraError
 from eventsourcingdb.testing import Namespace, RemoteServer, ServerHandle, Target
 
 if TYPE_CHECKING:
@@ -115,7 +116,17 @@ def _esdb_session_server(esdb_target: Target) -> Iterator[ServerHandle]:
         with container:
             yield container
         return
-    from eventsourcingdb.emulator import Emulator
+    try:
+        from eventsourcingdb.emulator import Emulator
+    except MissingExtraError as error:
+        raise MissingExtraError(
+            f"the esdb_* fixtures run the embedded emulator (--esdb-target={esdb_target.value}), "
+            "which is not installed: install it with: pip install "
+            "'eventsourcingdb-toolkit[testing]', or test against a running server with "
+            "--esdb-target=url (and ESDB_URL, ESDB_API_TOKEN)",
+            extra="testing",
+            module=error.module,
+        ) from error
 
     with Emulator(in_process=esdb_target is Target.IN_PROCESS).with_signing_key() as emulator:
         yield emulator

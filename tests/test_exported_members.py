@@ -58,9 +58,13 @@ def test_the_seeds_names_stay_importable() -> None:
 
 
 def test_importing_the_package_imports_no_container_or_emulator() -> None:
+    """The core and its layers import no optional dependency, though all are installed here."""
     probe = (
-        "import sys, eventsourcingdb; "
-        "heavy = [m for m in sys.modules if m.split('.')[0] in ('docker', 'testcontainers') "
+        "import sys, eventsourcingdb, eventsourcingdb.models, eventsourcingdb.aggregates, "
+        "eventsourcingdb.pandas, eventsourcingdb.polars, eventsourcingdb.pytest_plugin; "
+        "optional = ('docker', 'testcontainers', 'uvicorn', 'lark', 'jsonschema', 're2', "
+        "'sqlalchemy', 'aiosqlite', 'asyncpg', 'opentelemetry', 'pandas', 'polars'); "
+        "heavy = [m for m in sys.modules if m.split('.')[0] in optional "
         "or m in ('eventsourcingdb.container', 'eventsourcingdb.emulator')]; "
         "print(','.join(heavy))"
     )

@@ -187,3 +187,7 @@ def test_hash_errors_take_2_2_4s_arguments() -> None:
     assert unsupported.version == "v3"
     assert "'v3'" in str(unsupported)
     assert str(e.IncompatibleServerError()).startswith("the server does not offer the v2 API")
+
+
+def test_container_errors_are_runtime_errors_as_in_2_2_4() -> None:
+    assert issubclass(e.ContainerError, RuntimeError)

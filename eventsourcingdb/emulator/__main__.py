@@ -23,7 +23,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from eventsourcingdb.emulator.emulator import Emulator
 from eventsourcingdb.emulator.encoding import TimeFormat
 from eventsourcingdb.emulator.hashing import load_signing_key
-from eventsourcingdb.errors import ContainerError
+from eventsourcingdb.emulator.options import ConnectionLimits
+from eventsourcingdb.errors import ContainerError, InvalidArgumentError
 
 __all__ = ["main"]
 
@@ -107,6 +108,17 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         False,
         "check every event of --data-directory on start, not only the chain and the last ones",
     )
+    limits = ConnectionLimits()
+    for flag, kind, default, text in (
+        ("max-connections", int, limits.max_connections, "connections at once"),
+        ("header-timeout", float, limits.header_timeout, "seconds for a request head"),
+        ("body-timeout", float, limits.body_timeout, "seconds for a request body (then 408)"),
+        ("idle-timeout", float, limits.idle_timeout, "seconds a connection may wait idle"),
+        ("max-request-size", int, limits.max_request_bytes, "bytes of a request body (413)"),
+    ):
+        run.add_argument(
+            f"--emulator-{flag}", type=kind, default=default, help=f"{text} ({default})"
+        )
     return parser, run
 
 
@@ -137,6 +149,16 @@ def _configure(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -
         .with_time_format(TimeFormat(arguments.emulator_time_format))
     )
     emulator.with_host(arguments.emulator_host)
+    try:
+        emulator.with_limits(
+            max_connections=arguments.emulator_max_connections,
+            header_timeout=arguments.emulator_header_timeout,
+            body_timeout=arguments.emulator_body_timeout,
+            idle_timeout=arguments.emulator_idle_timeout,
+            max_request_bytes=arguments.emulator_max_request_size,
+        )
+    except InvalidArgumentError as error:
+        parser.error(str(error))
     if arguments.signing_key_file is not None:
         try:
             key = load_signing_key(arguments.signing_key_file.read_bytes())

@@ -17,6 +17,9 @@ __all__ = ["Refusal"]
 
 TEXT_METHOD_NOT_ALLOWED: Final = "Method Not Allowed"
 TEXT_INTERNAL_ERROR: Final = "internal server error"
+TEXT_BODY_TOO_LARGE: Final = "http: request body too large"
+"""Go's text for a body beyond `http.MaxBytesReader`'s limit."""
+TEXT_BODY_TIMEOUT: Final = "request timeout: the request body did not arrive in time"
 TEXT_SHUTTING_DOWN: Final = "the server is shutting down"
 TEXT_STORE_RESET: Final = "the emulator's store was reset"
 

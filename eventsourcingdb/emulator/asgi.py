@@ -5,6 +5,10 @@ handler's generator is closed at once, so observers do not outlive their connect
 further chunk is written to the dead connection (asyncio would log `socket.send() raised
 exception.` for each). uvicorn's h11 backend passes any method token through, `QUERY` included.
 A connection that fault injection drops is cut through `connections` (see `_connections`).
+
+A request body must arrive within the server's body timeout (else 408) and may not exceed its
+maximum request size (else 413, before anything is read when `Content-Length` says so); both
+answers close the connection.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
+from eventsourcingdb.emulator import _messages as m
 from eventsourcingdb.emulator._connections import ConnectionTable
 from eventsourcingdb.emulator.faults import ConnectionDropped
-from eventsourcingdb.emulator.handler import Handler, Request
+from eventsourcingdb.emulator.handler import Handler, Request, Response
 
 __all__ = ["AsgiApp"]
 
@@ -36,6 +41,14 @@ class AsgiApp:
         self._handler = handler
         self.connections = ConnectionTable()
         """The server's open connections; the socket server registers them here."""
+        self.sends_server_header = True
+        """False when the HTTP server adds the `Server` header to every answer itself (ours
+        does, so that its own answers, such as a 503 at the connection limit, carry it too)."""
+
+    @property
+    def handler(self) -> Handler:
+        """The handler this app answers with."""
+        return self._handler
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -43,14 +56,22 @@ class AsgiApp:
             return
         if scope["type"] != "http":
             return
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
+        limits = self._handler.options.limits
+        declared = _content_length(scope)
+        if declared is not None and declared > limits.max_request_bytes:
+            await self._send(send, self._handler.request_too_large(), close=True)
+            return
+        try:
+            async with asyncio.timeout(limits.body_timeout):
+                body = await _body(receive, limits.max_request_bytes)
+        except TimeoutError:
+            await self._send(send, self._handler.plain(408, m.TEXT_BODY_TIMEOUT), close=True)
+            return
+        except _TooLarge:
+            await self._send(send, self._handler.request_too_large(), close=True)
+            return
+        if body is None:
+            return  # the client has gone
         request = Request(
             method=scope["method"],
             path=scope["path"],
@@ -66,28 +87,68 @@ class AsgiApp:
         except ConnectionDropped:
             await self._cut(scope)
             return
-        headers = [
-            (name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers
-        ]
         if isinstance(response.body, bytes):
-            if not any(name == b"content-length" for name, _ in headers):
-                headers.append((b"content-length", str(len(response.body)).encode("ascii")))
-            await send(
-                {"type": "http.response.start", "status": response.status, "headers": headers}
-            )
-            await send({"type": "http.response.body", "body": response.body})
+            await self._send(send, response)
             return
+        headers = self._headers(response)
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         try:
             await _stream(response.body, receive, send)
         except ConnectionDropped:
             await self._cut(scope)
 
+    def _headers(self, response: Response) -> list[tuple[bytes, bytes]]:
+        return [
+            (name.encode("latin-1"), value.encode("latin-1"))
+            for name, value in response.headers
+            if self.sends_server_header or name != "server"
+        ]
+
+    async def _send(self, send: Send, response: Response, *, close: bool = False) -> None:
+        """Send a whole answer (`close`: and end the connection after it)."""
+        assert isinstance(response.body, bytes)
+        headers = self._headers(response)
+        if not any(name == b"content-length" for name, _ in headers):
+            headers.append((b"content-length", str(len(response.body)).encode("ascii")))
+        if close:
+            headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": response.body})
+
     async def _cut(self, scope: Scope) -> None:
         """Drop the connection unanswered; outside our socket server, let uvicorn close it."""
         if not self.connections.cut(scope.get("client")):
             raise ConnectionDropped
         await asyncio.sleep(0)  # uvicorn learns of the loss before the app returns
+
+
+class _TooLarge(Exception):
+    """The body grew beyond the maximum request size."""
+
+
+def _content_length(scope: Scope) -> int | None:
+    """The `Content-Length` the request declares, if any (h11 has checked its syntax)."""
+    for name, value in scope["headers"]:
+        if name.lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body (None if the client went away); `_TooLarge` beyond `limit`."""
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        body += message.get("body", b"")
+        if len(body) > limit:
+            raise _TooLarge
+        if not message.get("more_body", False):
+            return bytes(body)
 
 
 async def _stream(chunks: AsyncIterator[bytes], receive: Receive, send: Send) -> None:

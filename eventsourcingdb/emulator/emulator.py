@@ -9,6 +9,7 @@ opens no socket at all and `get_client()` wires the in-process transport into th
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import os
 import threading
 from pathlib import Path
@@ -22,7 +23,7 @@ from eventsourcingdb.emulator.durable import DataDirectoryError
 from eventsourcingdb.emulator.encoding import TimeFormat
 from eventsourcingdb.emulator.faults import Faults
 from eventsourcingdb.emulator.hashing import HashVersion
-from eventsourcingdb.emulator.options import ApiVersion, ServerOptions
+from eventsourcingdb.emulator.options import ApiVersion, ConnectionLimits, ServerOptions
 from eventsourcingdb.emulator.server import EmulatorServer, SocketServer
 from eventsourcingdb.errors import ContainerError, InvalidArgumentError
 
@@ -75,6 +76,7 @@ class Emulator:
         self._api_versions = frozenset(ApiVersion)
         self._heartbeat_interval = 1.0
         self._time_format = TimeFormat.NINE_DIGITS
+        self._limits = ConnectionLimits()
         self._server: EmulatorServer | None = None
         self._socket: SocketServer | None = None
         self._lock = threading.RLock()
@@ -164,6 +166,31 @@ class Emulator:
         self._time_format = time_format
         return self
 
+    def with_limits(
+        self,
+        *,
+        max_connections: int | None = None,
+        header_timeout: float | None = None,
+        body_timeout: float | None = None,
+        idle_timeout: float | None = None,
+        max_request_bytes: int | None = None,
+    ) -> Self:
+        """Change the socket front end's limits (see `ConnectionLimits`); None keeps a limit."""
+        given: dict[str, Any] = {
+            "max_connections": max_connections,
+            "header_timeout": header_timeout,
+            "body_timeout": body_timeout,
+            "idle_timeout": idle_timeout,
+            "max_request_bytes": max_request_bytes,
+        }
+        try:
+            self._limits = dataclasses.replace(
+                self._limits, **{name: value for name, value in given.items() if value is not None}
+            )
+        except ValueError as error:
+            raise InvalidArgumentError(str(error)) from None
+        return self
+
     def options(self) -> ServerOptions:
         """The settings a server started now would run with."""
         return ServerOptions(
@@ -175,6 +202,7 @@ class Emulator:
             time_format=self._time_format,
             data_directory=self._data_directory,
             verify_data_directory=self._verify_data_directory,
+            limits=self._limits,
         )
 
     # --- life cycle -------------------------------------------------------------------------

@@ -185,7 +185,17 @@ class Handler:
             return Response(response.status, (*response.headers, length), b"")
         return Response(response.status, response.headers, b"")
 
+    def plain(self, status: int, text: str) -> Response:
+        """A plain-text answer with this server's headers (for refusals of a front end)."""
+        return self._text(status, text)
+
+    def request_too_large(self) -> Response:
+        """413: the request is larger than the server's maximum request size."""
+        return self._text(413, m.TEXT_BODY_TOO_LARGE)
+
     async def _answer(self, request: Request) -> Response:
+        if len(request.body) > self._options.limits.max_request_bytes:
+            return self.request_too_large()
         route = self._routes.get(request.path)
         if route is None:
             return self._text(404, _wire.TEXT_NOT_FOUND)

@@ -13,7 +13,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcingdb.emulator.encoding import TimeFormat
 from eventsourcingdb.emulator.hashing import HashVersion
 
-__all__ = ["DEFAULT_SERVER_HEADER", "V1_ONLY_SERVER_HEADER", "ApiVersion", "ServerOptions"]
+__all__ = [
+    "DEFAULT_SERVER_HEADER",
+    "V1_ONLY_SERVER_HEADER",
+    "ApiVersion",
+    "ConnectionLimits",
+    "ServerOptions",
+]
 
 DEFAULT_SERVER_HEADER: Final = "EventSourcingDB/1.3.0-emulator"
 """The `Server` header: 1.3 is the first server version that offers the v2 API."""
@@ -26,6 +32,47 @@ class ApiVersion(enum.IntEnum):
 
     V1 = 1
     V2 = 2
+
+
+def _default_max_connections() -> int:
+    """1,000, or fewer where the process may open too few files to hold as many sockets."""
+    try:
+        import resource  # not on Windows
+    except ImportError:
+        return 1000
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 1000
+    # leave files for the connections accepted in one go beyond the limit, and the process
+    return max(16, min(1000, soft - 300))
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """How the socket front end keeps clients from exhausting it.
+
+    At most `max_connections` connections at once: at the limit a new connection closes the
+    one that has waited longest for a request, and while every connection is busy, new requests
+    are answered 503. A request head must arrive within `header_timeout` seconds of its first
+    byte, its body within `body_timeout` seconds of the head (else 408), and a connection with
+    no request for `idle_timeout` seconds is closed. Bodies beyond `max_request_bytes` are 413.
+    """
+
+    max_connections: int = field(default_factory=_default_max_connections)
+    header_timeout: float = 10.0
+    body_timeout: float = 60.0
+    idle_timeout: float = 60.0
+    max_request_bytes: int = 32 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        for name in ("header_timeout", "body_timeout", "idle_timeout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        for name in ("max_connections", "max_request_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +92,7 @@ class ServerOptions:
     server_header: str = ""
     """The `Server` header; empty means the version that fits `api_versions` (1.3.0, or 1.2.0
     without v2)."""
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
 
     def __post_init__(self) -> None:
         if not self.server_header:

@@ -7,14 +7,17 @@ a daemon thread (`SocketServer`).
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import logging
 import socket
 import threading
 import time
+from typing import Any, Final
 
 import uvicorn
 
-from eventsourcingdb.emulator._connections import tracked_protocol
+from eventsourcingdb.emulator._connections import ConnectionGuard, tracked_protocol
 from eventsourcingdb.emulator.asgi import AsgiApp
 from eventsourcingdb.emulator.durable import Verification
 from eventsourcingdb.emulator.faults import Faults
@@ -27,6 +30,14 @@ from eventsourcingdb.emulator.transport import AsyncEmulatorTransport, EmulatorT
 __all__ = ["EmulatorServer", "SocketServer"]
 
 _logger = logging.getLogger("eventsourcingdb.emulator")
+
+MAX_HEADER_BYTES: Final = 64 * 1024
+"""The largest request head (request line and headers) the socket front end reads; beyond it
+the request is answered 400."""
+ACCEPT_BATCH: Final = 128
+"""The listen backlog, which is also how many connections asyncio accepts in one go: at most
+this many beyond the connection limit are open before the longest-waiting ones are closed."""
+_OUT_OF_FILES: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
 class EmulatorServer:
@@ -138,24 +149,55 @@ class SocketServer:
             raise
         self._port: int = self._socket.getsockname()[1]
         self._app = app
+        options = app.handler.options
+        limits = options.limits
+        self._guard = ConnectionGuard(limits)
+        # uvicorn sends the Server header on every answer, its own (400, 503) included
+        app.sends_server_header = False
         config = uvicorn.Config(
             app,
             lifespan="off",
-            http=tracked_protocol(app.connections),
+            http=tracked_protocol(app.connections, self._guard),
             ws="none",
             loop="asyncio",
             log_config=None,
             access_log=False,
             server_header=False,
+            headers=[("server", options.server_header)],
             timeout_graceful_shutdown=2,
+            timeout_keep_alive=max(1, round(limits.idle_timeout)),
+            limit_concurrency=limits.max_connections + 1,  # the guard admits one beyond: 503
+            h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+            backlog=ACCEPT_BATCH,
         )
         self._server = uvicorn.Server(config)
+        self._files_exhausted_at = -60.0
         self._thread = threading.Thread(
-            target=self._server.run,
-            kwargs={"sockets": [self._socket]},
+            target=asyncio.run,
+            args=(self._serve(),),
             name=f"eventsourcingdb-emulator-{self.port}",
             daemon=True,
         )
+
+    async def _serve(self) -> None:
+        """uvicorn's server, on a loop that reports running out of files once, not per attempt."""
+        asyncio.get_running_loop().set_exception_handler(self._loop_error)
+        await self._server.serve(sockets=[self._socket])
+
+    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        error = context.get("exception")
+        if isinstance(error, OSError) and error.errno in _OUT_OF_FILES:
+            now = time.monotonic()
+            if now - self._files_exhausted_at >= 60.0:
+                _logger.warning(
+                    "the emulator cannot accept connections: %s; the process has run out of "
+                    "file descriptors (raise `ulimit -n`, or lower --emulator-max-connections); "
+                    "logged at most once a minute",
+                    error.strerror,
+                )
+            self._files_exhausted_at = now
+            return
+        loop.default_exception_handler(context)
 
     @property
     def host(self) -> str:
@@ -166,6 +208,11 @@ class SocketServer:
     def port(self) -> int:
         """The port the server listens on."""
         return self._port
+
+    @property
+    def connection_count(self) -> int:
+        """How many connections are open now."""
+        return len(self._guard)
 
     def cut_connections(self) -> int:
         """Close every open connection at once, unanswered; returns how many."""

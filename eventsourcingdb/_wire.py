@@ -125,6 +125,10 @@ TRACE_STATE_MEMBER_PATTERN: Final = re.compile(
 """One list member of a W3C `tracestate` (members are separated by commas, at most 32)."""
 TRACE_STATE_MAX_MEMBERS: Final = 32
 
+MAX_EVENT_DATA_BYTES: Final = 64 * 1024
+"""The most an event may hold: "a single event may not exceed 64 KiB" (docs.eventsourcingdb.io,
+2026); measured as the `data` of the event encoded as the server encodes JSON."""
+
 ZERO_HASH: Final = "0" * 64
 """The predecessor hash of the very first event."""
 HASH_V2_PREFIX: Final = "esdb:hash:v2:"

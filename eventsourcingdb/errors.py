@@ -5,6 +5,7 @@ EventSourcingDBError                   (CustomError)
 ├── ValidationError                    a check on the client's side failed
 │   ├── InvalidArgumentError           bad input, found before any request (also a ValueError)
 │   │   └── RefusedArgumentError       ... that the server would refuse: also a ClientError
+│   │       └── EventTooLargeError     an event's data beyond the 64 KiB the server accepts
 │   └── IntegrityError                 an event failed verification
 │       ├── HashMismatchError          (HashVerificationFailedError)
 │       ├── UnsupportedHashVersionError
@@ -276,6 +277,20 @@ class RefusedArgumentError(InvalidArgumentError, ClientError):
         ClientError.__init__(self, message, status=400, code=code)
 
 
+class EventTooLargeError(RefusedArgumentError):
+    """An event to write is larger than EventSourcingDB accepts (64 KiB of `data` as JSON);
+    refused before anything was sent, so nothing was written.
+
+    `index` is the event's position in the write, `size` its size in bytes, `limit` the maximum.
+    """
+
+    def __init__(self, message: str, *, index: int, size: int, limit: int) -> None:
+        super().__init__(message, code=ErrorCode.EVENT_TOO_LARGE)
+        self.index = index
+        self.size = size
+        self.limit = limit
+
+
 class AuthenticationError(ClientError):
     """The API token is missing or wrong (401)."""
 
@@ -492,6 +507,7 @@ __all__ = [
     "ErrorCode",
     "EventLoopMismatchError",
     "EventSourcingDBError",
+    "EventTooLargeError",
     "EventTypeNotFoundError",
     "HashMismatchError",
     "HashVerificationFailedError",

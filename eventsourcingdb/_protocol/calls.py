@@ -58,6 +58,7 @@ from eventsourcingdb._protocol.requests import (
     encode_candidates,
     encode_json,
 )
+from eventsourcingdb._protocol.sizes import check_event_sizes
 from eventsourcingdb._validation import (
     check_event_type,
     check_json_object,
@@ -209,6 +210,7 @@ def write_events(events: object, preconditions: object) -> DocumentCall[list[Eve
     candidates = check_candidates(events)
     checked_preconditions = check_preconditions(preconditions)
     events_json = encode_candidates(candidates)
+    check_event_sizes(candidates, events_json)
     return DocumentCall(
         Operation.WRITE_EVENTS,
         lambda version: build_write_events(version, events_json, checked_preconditions),

@@ -63,6 +63,14 @@ def too_long(what: str, value: str, limit: int) -> str:
     return f"invalid {what}: {quoted(value)} is longer than the {limit} characters allowed"
 
 
+def event_too_large(size: int) -> str:
+    """An event whose data is larger than the server takes (64 KiB as JSON)."""
+    return (
+        f"event too large: the data of the event takes {size} bytes, more than the "
+        f"{_wire.MAX_EVENT_DATA_BYTES} allowed"
+    )
+
+
 def invalid_body(detail: str) -> str:
     """A request body that cannot be read (not JSON, wrong JSON types; in v2 nulls, unknowns)."""
     return f"invalid request body: {detail}"

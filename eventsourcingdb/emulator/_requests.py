@@ -233,12 +233,15 @@ class BodyReader:
                 raise Refusal(
                     400, m.invalid("tracestate", tracestate), ErrorCode.TRACESTATE_MALFORMED
                 )
+        data_bytes = encode_json(data)
+        if len(data_bytes) > _wire.MAX_EVENT_DATA_BYTES:
+            raise Refusal(400, m.event_too_large(len(data_bytes)), ErrorCode.EVENT_TOO_LARGE)
         return Candidate(
             source=source,
             subject=subject,
             type=event_type,
             data=data,
-            data_bytes=encode_json(data),
+            data_bytes=data_bytes,
             traceparent=traceparent,
             tracestate=tracestate,
         )

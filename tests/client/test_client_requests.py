@@ -16,7 +16,9 @@ from eventsourcingdb import (
     BoundType,
     Client,
     ClientClosedError,
+    ErrorCode,
     EventCandidate,
+    EventTooLargeError,
     IfEventIsMissingDuringObserve,
     IfEventIsMissingDuringRead,
     IncompatibleServerError,
@@ -417,6 +419,31 @@ async def test_bad_events_are_refused_before_any_request(
     with pytest.raises(InvalidArgumentError, match=message):
         await mock_client.write_events(events)
     assert fake.requests == []
+
+
+async def test_an_event_larger_than_64_kib_is_refused_before_any_request(
+    mock_client: Client, fake: FakeServer
+) -> None:
+    small = {**BOOK, "data": {"a": "x"}}
+    escaped = {**BOOK, "data": {"a": "<" * 10923}}  # the server writes each `<` as \u003c
+    with pytest.raises(EventTooLargeError) as refused:
+        await mock_client.write_events([small, escaped])
+    error = refused.value
+    assert (error.index, error.size, error.limit) == (1, 65546, 65536)
+    assert error.code is ErrorCode.EVENT_TOO_LARGE
+    assert isinstance(error, InvalidArgumentError)
+    assert str(error).startswith("events[1]: the data of the event takes 65,546 bytes as JSON")
+    floats = {**BOOK, "data": {"a": [1.0] * 20000, "b": "x" * 25523}}  # 1.0 is written `1`
+    with pytest.raises(EventTooLargeError, match="65,537 bytes"):
+        await mock_client.write_events([floats])
+    assert fake.requests == []
+
+
+async def test_an_event_of_64_kib_is_written(esdb_client: Client) -> None:
+    largest = {**BOOK, "data": {"a": [1.0] * 20000, "b": "x" * 25522}}
+    (written,) = await esdb_client.write_events([largest])
+    assert written.raw_data is not None
+    assert len(written.raw_data) == 65536
 
 
 async def test_bad_arguments_are_refused_before_any_request(

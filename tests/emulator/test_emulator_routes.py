@@ -623,12 +623,30 @@ async def test_invalid_writes_are_refused_with_the_right_text(
     assert await calls.read() == []
 
 
+async def test_events_larger_than_64_kib_are_refused(calls: Calls) -> None:
+    # the data as the server encodes it: `{"a":"..."}` is 8 bytes around the string
+    largest = candidate(data={"a": "x" * (65536 - 8)})
+    assert len(await calls.write(largest)) == 1
+    escaped = candidate(data={"a": "<" * 10923})  # each `<` is written as \u003c: 65,546 bytes
+    refused = await calls.refusal("write-events", {"events": [candidate(), escaped]})
+    text = "event too large: the data of the event takes 65546 bytes, more than the 65536 allowed"
+    if calls.api.version == 1:
+        assert refused == (400, text, None)
+    else:
+        assert refused == (200, text, "event-too-large")
+    assert len(await calls.read()) == 1
+
+
 async def test_the_refused_item_is_located_in_v2(http: httpx.AsyncClient) -> None:
     body = {"events": [candidate(), candidate("bad")]}
     response = await http.post("/api/v2/data/write-events", json=body)
     (error,) = lines(response)
     assert error["data"]["details"] == {"index": 1}
     assert error["data"]["code"] == "https://docs.eventsourcingdb.io/errors/subject-malformed"
+    large = {"events": [candidate(), candidate(), candidate(data={"a": "x" * 65536})]}
+    (error,) = lines(await http.post("/api/v2/data/write-events", json=large))
+    assert error["data"]["details"] == {"index": 2}
+    assert error["data"]["code"] == "https://docs.eventsourcingdb.io/errors/event-too-large"
 
 
 # --- preconditions -----------------------------------------------------------------------------

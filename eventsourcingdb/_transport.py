@@ -26,7 +26,7 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 import httpx
 
@@ -255,22 +255,127 @@ class StreamResponse:
             _log.debug("closing a response failed: %s", type(error).__name__)
 
 
-def pool_of_open_loop() -> EventLoopMismatchError:
-    """A client's own pool used from a new event loop while the loop it belongs to is open."""
-    return EventLoopMismatchError(
-        "this Client was used in another event loop that is still open, and its "
-        "connections belong to that loop: use one Client per event loop (a Client "
-        "moves to a new loop by itself once its previous loop is closed, as after "
-        "asyncio.run)"
-    )
+P = TypeVar("P")
 
 
-def closed_in_other_loop() -> EventLoopMismatchError:
-    """A client closed from another event loop than the open one its pool belongs to."""
-    return EventLoopMismatchError(
-        "this Client's connections belong to another event loop, which is still "
-        "open: close the Client in the event loop that uses it"
-    )
+class LoopPool(Generic[P]):
+    """A backend's connection pool, which belongs to one event loop at a time (see the module
+    docstring): made on first use in the running loop, closed there when that loop shuts down,
+    and made anew in the next loop.
+
+    `open_pool` makes a pool in the running loop and `close_pool` closes one. A `given` pool is
+    the caller's: never closed here, never made anew, and refused in a second event loop.
+    `keeps_connections` names what holds connections outside the pool (a given httpx transport):
+    after a loop closed without shutting down, a new pool would reuse them, so that is refused.
+    """
+
+    __slots__ = ("_close", "_closed", "_given", "_guard", "_keeper", "_loop", "_open", "_pool")
+
+    def __init__(
+        self,
+        open_pool: Callable[[], P],
+        close_pool: Callable[[P], Awaitable[None]],
+        *,
+        given: P | None = None,
+        keeps_connections: str | None = None,
+    ) -> None:
+        self._open = open_pool
+        self._close = close_pool
+        self._keeper = keeps_connections
+        self._given = given is not None
+        self._pool: P | None = given
+        self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """The event loop the connections belong to (of the last request)."""
+        self._guard: AsyncGenerator[None, None] | None = None
+        """Suspended in `_loop` until it shuts down, then closes the pool there."""
+
+    @property
+    def current(self) -> P | None:
+        """The pool as it is now, without making one."""
+        return self._pool
+
+    async def get(self) -> P:
+        """The pool of the running event loop, made if there is none yet."""
+        if self._closed:
+            raise RuntimeError("the transport is closed")
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            await self._follow(loop)
+        pool = self._pool
+        if pool is None:
+            pool = self._pool = self._open()
+        if not self._given and self._guard is None:
+            guard = self._close_when_loop_ends(loop)
+            await anext(guard)  # started, so the loop's shutdown closes it
+            self._guard = guard
+        return pool
+
+    async def _follow(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Move to `loop`, leaving the previous loop's pool behind if that loop is gone."""
+        previous = self._loop
+        if previous is not None and self._pool is not None:
+            if self._given:
+                raise EventLoopMismatchError(
+                    "the httpx.AsyncClient given as http_client was used in another event loop, "
+                    "and its connections belong to that loop: create the httpx.AsyncClient and "
+                    "the Client inside the event loop that uses them, or let the Client create "
+                    "its own connection pool, which follows the event loop"
+                )
+            if not previous.is_closed():
+                raise EventLoopMismatchError(
+                    "this Client was used in another event loop that is still open, and its "
+                    "connections belong to that loop: use one Client per event loop (a Client "
+                    "moves to a new loop by itself once its previous loop is closed, as after "
+                    "asyncio.run)"
+                )
+            if self._keeper is not None:
+                raise EventLoopMismatchError(
+                    f"{self._keeper} was used in an event loop that was closed without shutting "
+                    "down, so its connections may still belong to that loop: shut a loop down "
+                    "before closing it (loop.run_until_complete(loop.shutdown_asyncgens()); "
+                    "asyncio.run does), or give the Client a new one"
+                )
+            # closed without shutting down its async generators: nothing can close the pool now
+            _log.debug("the event loop of the connection pool was closed; opening a new pool")
+            self._pool = None
+        guard, self._guard = self._guard, None
+        if guard is not None:
+            await guard.aclose()
+        self._loop = loop
+
+    async def _close_when_loop_ends(
+        self, loop: asyncio.AbstractEventLoop
+    ) -> AsyncGenerator[None, None]:
+        """Wait, suspended, until `loop` shuts down its async generators; then close the pool."""
+        try:
+            yield
+        finally:
+            if asyncio.get_running_loop() is loop and self._loop is loop:
+                pool, self._pool = self._pool, None
+                self._guard = None
+                if pool is not None:
+                    await self._close(pool)
+
+    async def aclose(self) -> None:
+        """Close the pool (unless it is the caller's) in the event loop it belongs to; `get()`
+        refuses from then on."""
+        loop = self._loop
+        open_elsewhere = (
+            loop is not None and loop is not asyncio.get_running_loop() and not loop.is_closed()
+        )
+        if open_elsewhere and not self._given and self._pool is not None:
+            raise EventLoopMismatchError(
+                "this Client's connections belong to another event loop, which is still "
+                "open: close the Client in the event loop that uses it"
+            )
+        self._closed = True
+        pool, self._pool = self._pool, None
+        if not self._given and pool is not None and (loop is None or not loop.is_closed()):
+            await self._close(pool)
+        guard, self._guard = self._guard, None
+        if guard is not None:
+            await guard.aclose()
 
 
 class StreamAnswer(Protocol):
@@ -366,14 +471,15 @@ class Transport:
                 "httpx.AsyncClient instead"
             )
         self._base_url = base_url.rstrip("/")
-        self._client = http_client
         self._custom_transport = transport
-        self._owns_client = http_client is None
-        self._closed = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-        """The event loop the connections belong to (of the last request)."""
-        self._guard: AsyncGenerator[None, None] | None = None
-        """Suspended in `_loop` until it shuts down, then closes the pool there."""
+        self._clients: LoopPool[httpx.AsyncClient] = LoopPool(
+            self._open_client,
+            lambda client: client.aclose(),
+            given=http_client,
+            keeps_connections=None
+            if transport is None
+            else "the httpx transport given as transport",
+        )
         self._timeout = timeout
         self._stall_timeout = stall_timeout
         own_pool = http_client is None and transport is None
@@ -388,58 +494,16 @@ class Transport:
             connect=connect_timeout, read=stall_timeout, write=timeout, pool=timeout
         )
 
+    def _open_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            timeout=self._one_shot_timeouts,
+            limits=POOL_LIMITS,
+            follow_redirects=False,
+            transport=self._custom_transport,
+        )
+
     async def _http(self) -> httpx.AsyncClient:
-        if self._closed:
-            raise RuntimeError("the transport is closed")
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            await self._follow(loop)
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=self._one_shot_timeouts,
-                limits=POOL_LIMITS,
-                follow_redirects=False,
-                transport=self._custom_transport,
-            )
-        if self._owns_client and self._guard is None:
-            guard = self._close_pool_when_loop_ends(loop)
-            await anext(guard)  # started, so the loop's shutdown closes it
-            self._guard = guard
-        return self._client
-
-    async def _follow(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Move to `loop`, leaving the previous loop's pool behind if that loop is gone."""
-        previous = self._loop
-        if previous is not None and self._client is not None:
-            if not self._owns_client:
-                raise EventLoopMismatchError(
-                    "the httpx.AsyncClient given as http_client was used in another event loop, "
-                    "and its connections belong to that loop: create the httpx.AsyncClient and "
-                    "the Client inside the event loop that uses them, or let the Client create "
-                    "its own connection pool, which follows the event loop"
-                )
-            if not previous.is_closed():
-                raise pool_of_open_loop()
-            # closed without shutting down its async generators: nothing can close the pool now
-            _log.debug("the event loop of the connection pool was closed; opening a new pool")
-            self._client = None
-        guard, self._guard = self._guard, None
-        if guard is not None:
-            await guard.aclose()
-        self._loop = loop
-
-    async def _close_pool_when_loop_ends(
-        self, loop: asyncio.AbstractEventLoop
-    ) -> AsyncGenerator[None, None]:
-        """Wait, suspended, until `loop` shuts down its async generators; then close the pool."""
-        try:
-            yield
-        finally:
-            if asyncio.get_running_loop() is loop and self._loop is loop:
-                client, self._client = self._client, None
-                self._guard = None
-                if client is not None:
-                    await client.aclose()
+        return await self._clients.get()
 
     def _build(
         self,
@@ -563,16 +627,4 @@ class Transport:
 
     async def aclose(self) -> None:
         """Close the httpx client if this transport created it; a given one stays open."""
-        loop = self._loop
-        open_elsewhere = (
-            loop is not None and loop is not asyncio.get_running_loop() and not loop.is_closed()
-        )
-        if open_elsewhere and self._owns_client and self._client is not None:
-            raise closed_in_other_loop()
-        self._closed = True
-        client, self._client = self._client, None
-        if self._owns_client and client is not None and (loop is None or not loop.is_closed()):
-            await client.aclose()
-        guard, self._guard = self._guard, None
-        if guard is not None:
-            await guard.aclose()
+        await self._clients.aclose()

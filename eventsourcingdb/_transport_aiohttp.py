@@ -19,7 +19,7 @@ import asyncio
 import logging
 import ssl
 import urllib.request
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
@@ -29,10 +29,9 @@ from eventsourcingdb._protocol.requests import Request
 from eventsourcingdb._transport import (
     ERROR_BODY_LIMIT,
     POOL_LIMITS,
+    LoopPool,
     Response,
     StallWatch,
-    closed_in_other_loop,
-    pool_of_open_loop,
 )
 
 if TYPE_CHECKING:
@@ -222,78 +221,40 @@ class AiohttpTransport:
         self._stall_timeout = stall_timeout
         self._connect_timeout = connect_timeout
         self._pool_size = pool_size
-        self._session: aiohttp.ClientSession | None = None
-        self._slots: asyncio.Semaphore | None = None
+        self._pools: LoopPool[tuple[aiohttp.ClientSession, asyncio.Semaphore]] = LoopPool(
+            self._open_pool, lambda pool: pool[0].close()
+        )
+        """The session and the connection slots of the running event loop."""
         self._proxy: str | None = None
-        self._closed = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-        """The event loop the connections belong to (of the last request)."""
-        self._guard: AsyncGenerator[None, None] | None = None
-        """Suspended in `_loop` until it shuts down, then closes the pool there."""
 
     @property
     def busy_connections(self) -> int:
         """How many connections of the pool requests and open streams hold right now."""
-        slots = self._slots
-        return 0 if slots is None else self._pool_size - slots._value
+        pool = self._pools.current
+        return 0 if pool is None else self._pool_size - pool[1]._value
+
+    def _open_pool(self) -> tuple[aiohttp.ClientSession, asyncio.Semaphore]:
+        import aiohttp
+
+        https = self._base_url.startswith("https:")
+        connector = aiohttp.TCPConnector(
+            limit=0,
+            keepalive_timeout=KEEPALIVE_SECONDS,
+            ssl=_ssl_context() if https else True,
+        )
+        session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(
+                total=None, sock_connect=self._connect_timeout, sock_read=None
+            ),
+            read_bufsize=READ_BUFFER,
+            skip_auto_headers=("Content-Type",),  # only requests with a body have one
+        )
+        self._proxy = _proxy_for(self._base_url)
+        return session, asyncio.Semaphore(self._pool_size)
 
     async def _http(self) -> tuple[aiohttp.ClientSession, asyncio.Semaphore]:
-        if self._closed:
-            raise RuntimeError("the transport is closed")
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            await self._follow(loop)
-        if self._guard is None:
-            guard = self._close_pool_when_loop_ends(loop)
-            await anext(guard)  # started, so the loop's shutdown closes it
-            self._guard = guard
-        session, slots = self._session, self._slots
-        if session is None or slots is None:
-            import aiohttp
-
-            https = self._base_url.startswith("https:")
-            connector = aiohttp.TCPConnector(
-                limit=0,
-                keepalive_timeout=KEEPALIVE_SECONDS,
-                ssl=_ssl_context() if https else True,
-            )
-            session = self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=aiohttp.ClientTimeout(
-                    total=None, sock_connect=self._connect_timeout, sock_read=None
-                ),
-                read_bufsize=READ_BUFFER,
-                skip_auto_headers=("Content-Type",),  # only requests with a body have one
-            )
-            slots = self._slots = asyncio.Semaphore(self._pool_size)
-            self._proxy = _proxy_for(self._base_url)
-        return session, slots
-
-    async def _follow(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Move to `loop`, leaving the previous loop's pool behind if that loop is gone."""
-        previous = self._loop
-        if previous is not None and self._session is not None:
-            if not previous.is_closed():
-                raise pool_of_open_loop()
-            _log.debug("the event loop of the connection pool was closed; opening a new pool")
-            self._session, self._slots = None, None
-        guard, self._guard = self._guard, None
-        if guard is not None:
-            await guard.aclose()
-        self._loop = loop
-
-    async def _close_pool_when_loop_ends(
-        self, loop: asyncio.AbstractEventLoop
-    ) -> AsyncGenerator[None, None]:
-        """Wait, suspended, until `loop` shuts down its async generators; then close the pool."""
-        try:
-            yield
-        finally:
-            if asyncio.get_running_loop() is loop and self._loop is loop:
-                session, self._session, self._slots = self._session, None, None
-                self._guard = None
-                if session is not None:
-                    await session.close()
+        return await self._pools.get()
 
     async def _hold_connection(self, slots: asyncio.Semaphore) -> None:
         """Take a connection slot, waiting at most the request timeout for one to become free."""
@@ -408,19 +369,7 @@ class AiohttpTransport:
 
     async def aclose(self) -> None:
         """Close the session and its connections."""
-        loop = self._loop
-        open_elsewhere = (
-            loop is not None and loop is not asyncio.get_running_loop() and not loop.is_closed()
-        )
-        if open_elsewhere and self._session is not None:
-            raise closed_in_other_loop()
-        self._closed = True
-        session, self._session = self._session, None
-        if session is not None and (loop is None or not loop.is_closed()):
-            await session.close()
-        guard, self._guard = self._guard, None
-        if guard is not None:
-            await guard.aclose()
+        await self._pools.aclose()
 
 
 __all__ = ["AiohttpStream", "AiohttpTransport"]

@@ -527,11 +527,12 @@ async def test_an_owned_connection_pool_is_created_lazily_and_closed() -> None:
     client = Client("http://127.0.0.1:9", TOKEN, connect_timeout=0.5)
     transport = client._transport
     assert isinstance(transport, AiohttpTransport)
-    assert transport._session is None
+    assert transport._pools.current is None
     with pytest.raises(Exception, match="could not reach"):
         await client.ping()
-    session = transport._session
-    assert session is not None
+    pool = transport._pools.current
+    assert pool is not None
+    session = pool[0]
     await client.aclose()
     assert session.closed
 
@@ -542,9 +543,9 @@ async def test_an_owned_httpx_client_over_a_given_transport_is_created_lazily_an
     client = Client(BASE_URL, TOKEN, transport=fake.transport())
     transport = client._transport
     assert isinstance(transport, Transport)
-    assert transport._client is None
+    assert transport._clients.current is None
     await client.ping()
-    http = transport._client
+    http = transport._clients.current
     assert http is not None
     await client.aclose()
     assert http.is_closed

@@ -30,10 +30,14 @@ def server() -> Iterator[Emulator]:
         yield emulator
 
 
-@pytest.fixture
-def client(server: Emulator) -> Iterator[Client]:
+@pytest.fixture(params=["aiohttp", "httpx"])
+def client(server: Emulator, request: pytest.FixtureRequest) -> Iterator[Client]:
+    """A client with its own pool, on either backend (httpx: over an httpx socket transport)."""
     server.reset()
-    client = server.get_client()
+    if request.param == "httpx":
+        client = server.get_client(transport=httpx.AsyncHTTPTransport())
+    else:
+        client = server.get_client()
     yield client
     if not client.closed:
         asyncio.run(client.aclose())
@@ -67,8 +71,10 @@ def test_a_stream_left_open_at_the_end_of_a_loop_does_not_hold_the_client(
 
 
 def test_a_loop_closed_without_shutting_down_leaves_its_pool_and_the_client_moves_on(
-    client: Client,
+    server: Emulator,
 ) -> None:
+    server.reset()
+    client = server.get_client()  # its own pool (a given transport: see the next test)
     loop = asyncio.new_event_loop()
     loop.run_until_complete(client.ping())
     loop.close()  # no shutdown_asyncgens: the pool cannot be closed any more
@@ -76,7 +82,24 @@ def test_a_loop_closed_without_shutting_down_leaves_its_pool_and_the_client_move
         warnings.simplefilter("ignore", ResourceWarning)  # that abandoned pool's sockets
         asyncio.run(client.write_events(events=[_EVENT]))
         assert asyncio.run(_subjects(client)) == ["/books/42"]
+        asyncio.run(client.aclose())
         del loop
+        gc.collect()
+
+
+def test_a_given_transport_used_in_a_loop_closed_without_shutting_down_is_refused(
+    server: Emulator,
+) -> None:
+    transport = httpx.AsyncHTTPTransport()
+    client = server.get_client(transport=transport)
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(client.ping())
+    loop.close()
+    with pytest.raises(EventLoopMismatchError, match="closed without shutting down"):
+        asyncio.run(client.ping())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)  # the transport's sockets, left behind
+        del loop, client, transport
         gc.collect()
 
 

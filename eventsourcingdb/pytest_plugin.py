@@ -2,7 +2,7 @@
 
 Installed with the package (entry point `pytest11`), so the fixtures are there in any test suite:
 `esdb_server`, `esdb_client`, `esdb_namespace`, `esdb_verification_key`, `esdb_store`,
-`esdb_repository` and `esdb_runner`.
+`esdb_repository`, `esdb_runner` and `esdb_faults`.
 The target is chosen with `--esdb-target` (or the `ESDB_TARGET` variable):
 
 - `in-process` (default): the embedded emulator, in this process, with no socket;
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from eventsourcingdb.aggregates import Repository
     from eventsourcingdb.client import Client
+    from eventsourcingdb.emulator.faults import Faults
     from eventsourcingdb.models import EventStore
     from eventsourcingdb.projections import Runner
 
@@ -134,10 +135,25 @@ def _esdb_session_server(esdb_target: Target) -> Iterator[ServerHandle]:
 
 @pytest.fixture
 def esdb_server(_esdb_session_server: ServerHandle, esdb_target: Target) -> ServerHandle:
-    """The server of this test; on the emulator, its store is empty when the test starts."""
+    """The server of this test; on the emulator, its store is empty and no fault is armed when
+    the test starts."""
     if esdb_target.is_emulator:
+        getattr(_esdb_session_server, "faults").clear()  # noqa: B009 - only emulators have faults
         getattr(_esdb_session_server, "reset")()  # noqa: B009 - only emulators have reset()
     return _esdb_session_server
+
+
+@pytest.fixture
+def esdb_faults(esdb_server: ServerHandle, esdb_target: Target) -> Iterator[Faults]:
+    """The emulator's fault injection (`drop_streams`, `stall_streams`, `refuse_next`,
+    `lose_next_write_answer`); the test is skipped on a container or a server of yours."""
+    if not esdb_target.is_emulator:
+        pytest.skip(f"fault injection needs the emulator; the target is {esdb_target.value}")
+    faults: Faults = getattr(esdb_server, "faults")  # noqa: B009 - only emulators have faults
+    try:
+        yield faults
+    finally:
+        faults.clear()
 
 
 @pytest.fixture

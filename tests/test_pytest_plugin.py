@@ -49,6 +49,44 @@ def test_every_test_gets_an_empty_store_on_the_emulator(pytester: pytest.Pyteste
         result.assert_outcomes(passed=2)
 
 
+_FAULTS = """
+import pytest
+
+async def test_a_refusal_is_answered(esdb_client, esdb_faults):
+    esdb_faults.refuse_next(1, status=503)
+    with pytest.raises(Exception, match="503"):
+        await esdb_client.verify_api_token()
+
+async def test_faults_armed_before_are_disarmed(esdb_client, esdb_server):
+    esdb_server.faults.refuse_next(5)
+
+async def test_no_fault_is_left_over(esdb_client):
+    await esdb_client.verify_api_token()
+"""
+
+
+def test_faults_are_a_fixture_on_the_emulator_and_never_leak_into_the_next_test(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(_FAULTS)
+    pytester.makeini("[pytest]\nasyncio_mode = auto\n")
+    for target in ("in-process", "socket"):
+        result = pytester.runpytest_subprocess(f"--esdb-target={target}", "-p", "no:randomly")
+        result.assert_outcomes(passed=3)
+
+
+def test_faults_skip_where_the_server_is_not_the_emulator(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile("def test_faults(esdb_faults):\n    raise AssertionError\n")
+    with Emulator() as shared:
+        monkeypatch.setenv("ESDB_URL", shared.get_base_url())
+        monkeypatch.setenv("ESDB_API_TOKEN", "secret")
+        result = pytester.runpytest_subprocess("--esdb-target=url", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*fault injection needs the emulator; the target is url*"])
+
+
 def test_the_target_can_come_from_the_environment(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -52,15 +52,25 @@ _SQLITE_TIMEOUT: Final = 30.0
 _DRIVERS: Final = {"asyncpg": "postgres", "aiosqlite": "sql", "sqlalchemy": "sql"}
 
 
+_PASSING_STATES: Final = ("08", "53", "57P01", "57P02", "57P03", "40001", "40P01")
+"""SQLSTATE codes (or their classes) of passing conditions: connection exceptions, insufficient
+resources, a server shutting down, crashed or starting, serialization failures and deadlocks."""
+
+
 def _unavailable(error: BaseException) -> bool:
-    """Whether `error` says the database cannot be reached now (worth a retry later)."""
+    """Whether `error` says the database cannot serve now but may soon (worth a retry)."""
     if isinstance(error, CheckpointStoreError):
         return isinstance(error, CheckpointStoreUnavailableError)
     if isinstance(error, OSError | sa.exc.OperationalError | sa.exc.InterfaceError):
         return True
     if isinstance(error, sa.exc.TimeoutError | asyncio.TimeoutError):
         return True
-    return isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated
+    if not isinstance(error, sa.exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    state = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return isinstance(state, str) and state.startswith(_PASSING_STATES)
 
 
 def _now() -> datetime:

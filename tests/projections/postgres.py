@@ -34,9 +34,17 @@ class PostgresServer:
     host: str
     port: int
     user: str
+    data: Path
+    log: Path
+    pg_ctl: str
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+asyncpg://{self.user}@{self.host}:{self.port}/{database}"
+
+    def restart(self) -> None:
+        """Stop the server as a crash would (open connections break) and start it again."""
+        command = [self.pg_ctl, "-D", str(self.data), "-l", str(self.log), "-m", "immediate"]
+        _run([*command, "-w", "restart"], "restart")
 
 
 def _free_port() -> int:
@@ -110,7 +118,9 @@ def postgres_server() -> Iterator[PostgresServer]:
             time.sleep(0.05)
         else:
             raise PostgresUnavailable(f"PostgreSQL did not listen on port {port}")
-        yield PostgresServer(host="127.0.0.1", port=port, user=_SERVICE_USER)
+        yield PostgresServer(
+            host="127.0.0.1", port=port, user=_SERVICE_USER, data=data, log=log, pg_ctl=pg_ctl
+        )
     finally:
         if started:
             subprocess.run(

@@ -2,7 +2,9 @@
 
 A command loads an aggregate of 10 events (read-events), decides (one new event) and saves it with
 a guard on the version it loaded (write-events with `isSubjectOnEventId`): two requests, the path
-every command handler takes. Side by side:
+every command handler takes. Each command goes to an aggregate of its own, seeded with its 10
+events before the clock starts, so every load reads 10 events (one aggregate taking every command
+would grow, and the measurement would become one of reading). Side by side:
 
 * `ours` - `Repository.update(Ledger, subject, book)` (typed events, `AmountBooked`);
 * `plain` - a hand-written aiohttp loop making the same two requests (`bench.plain.command`):
@@ -45,39 +47,55 @@ QUICK_COMMANDS: Final = 40
 # --- worker side -----------------------------------------------------------------------------
 
 
+SEED_AGGREGATES: Final = 100
+"""Aggregates seeded per write call (1,000 events)."""
+
+
+def subjects(prefix: str, count: int) -> list[str]:
+    """The subjects of `count` aggregates, one per command."""
+    return [f"{prefix}/{index}" for index in range(count)]
+
+
 @operation("command")
 async def command_operation(params: Params, session: Session) -> Result:
-    """Run `count` commands on the aggregate at `subject` (seeding it first); seconds."""
+    """Seed `count` aggregates of `HISTORY` events below `prefix`, then run one command on each;
+    seconds, and the sum of the balances the commands ended at."""
     from bench.rehydrate import Ledger, store
     from eventsourcingdb.aggregates import Repository
 
     base_url: str = params["base_url"]
-    subject: str = params["subject"]
-    count: int = params["count"]
-    await session.ours(base_url).write_events(
-        [event_dict(subject, sequence) for sequence in range(HISTORY)]
-    )
+    aggregates = subjects(params["prefix"], params["count"])
+    client = session.ours(base_url)
+    for start in range(0, len(aggregates), SEED_AGGREGATES):
+        await client.write_events(
+            [
+                event_dict(subject, sequence)
+                for subject in aggregates[start : start + SEED_AGGREGATES]
+                for sequence in range(HISTORY)
+            ]
+        )
+    total = 0
     if params["kind"] == OURS:
         repository = Repository(store(session, base_url))
+
+        def book(ledger: Ledger) -> None:
+            ledger.book(HISTORY)
+
         started = time.perf_counter()
-        for sequence in range(HISTORY, HISTORY + count):
-
-            def book(ledger: Ledger, sequence: int = sequence) -> None:
-                ledger.book(sequence)
-
+        for subject in aggregates:
             ledger = await repository.update(Ledger, subject, book)
+            total += ledger.balance
         seconds = time.perf_counter() - started
-        balance = ledger.balance
     else:
         http = session.plain()
         url = session.url(base_url)
         started = time.perf_counter()
-        for sequence in range(HISTORY, HISTORY + count):
-            balance = await plain.command(
-                http, url, API_TOKEN, subject, event_dict(subject, sequence)
+        for subject in aggregates:
+            total += await plain.command(
+                http, url, API_TOKEN, subject, event_dict(subject, HISTORY)
             )
         seconds = time.perf_counter() - started
-    return {"seconds": seconds, "count": count, "balance": balance}
+    return {"seconds": seconds, "count": len(aggregates), "balance": total}
 
 
 # --- orchestrator side -----------------------------------------------------------------------
@@ -85,7 +103,7 @@ async def command_operation(params: Params, session: Session) -> Result:
 
 def run(settings: Settings) -> list[Measurement]:
     count = QUICK_COMMANDS if settings.quick else COMMANDS
-    balance = sum(event_data(sequence)["amount"] for sequence in range(HISTORY + count))
+    per_aggregate = sum(event_data(sequence)["amount"] for sequence in range(HISTORY + 1))
     log(f"command: {count} commands of Repository.update, {settings.repetitions} repetitions")
     turns: dict[str, int] = {}
     with EmulatorProcess("command") as emulator, our_worker() as ours:
@@ -102,11 +120,12 @@ def run(settings: Settings) -> list[Measurement]:
                     "command",
                     kind=contender.kind,
                     base_url=emulator.base_url,
-                    subject=f"/bench/command/{contender.label}/{turn}",
+                    prefix=f"/bench/command/{contender.label}/{turn}",
                     count=commands,
                 )
-                if commands == count and result["balance"] != balance:
-                    raise RuntimeError(f"{contender.label} ended at {result}, expected {balance}")
+                if result["balance"] != commands * per_aggregate:
+                    expected = commands * per_aggregate
+                    raise RuntimeError(f"{contender.label} ended at {result}, expected {expected}")
                 rate: float = result["count"] / result["seconds"]
                 return {"rate": rate}
 

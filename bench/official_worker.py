@@ -114,25 +114,33 @@ async def write(params: dict[str, Any], session: Session) -> dict[str, Any]:
 
 
 async def command(params: dict[str, Any], session: Session) -> dict[str, Any]:
-    """`count` commands on an aggregate of 10 events: read its events, fold the balance, write
-    one event guarded by `IsSubjectOnEventId` (what `bench.command` measures)."""
+    """One command on each of `count` aggregates of 10 events (seeded first): read its events,
+    fold the balance, write one event guarded by `IsSubjectOnEventId` (what `bench.command`
+    measures)."""
     client = await session.client(params["base_url"])
-    subject, count = params["subject"], params["count"]
-    history = 10
-    await client.write_events([candidate(subject, sequence) for sequence in range(history)])
+    history, seed_aggregates = 10, 100
+    aggregates = [f"{params['prefix']}/{index}" for index in range(params["count"])]
+    for start in range(0, len(aggregates), seed_aggregates):
+        await client.write_events(
+            [
+                candidate(subject, sequence)
+                for subject in aggregates[start : start + seed_aggregates]
+                for sequence in range(history)
+            ]
+        )
     options = esdb.ReadEventsOptions(recursive=False)
-    balance = 0
+    total = 0
     started = time.perf_counter()
-    for sequence in range(history, history + count):
+    for subject in aggregates:
         balance, last = 0, None
         async for event in client.read_events(subject, options):
             balance += event.data["amount"]
             last = event.event_id
         await client.write_events(
-            [candidate(subject, sequence)], [esdb.IsSubjectOnEventId(subject, last)]
+            [candidate(subject, history)], [esdb.IsSubjectOnEventId(subject, last)]
         )
-        balance += event_data(sequence)["amount"]
-    return {"seconds": time.perf_counter() - started, "count": count, "balance": balance}
+        total += balance + event_data(history)["amount"]
+    return {"seconds": time.perf_counter() - started, "count": len(aggregates), "balance": total}
 
 
 async def observe(params: dict[str, Any], session: Session) -> dict[str, Any]:

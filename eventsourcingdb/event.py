@@ -22,10 +22,12 @@ from eventsourcingdb._protocol import hashing
 from eventsourcingdb._protocol.events import (
     OPTIONAL_TEXT_FIELDS,
     REQUIRED_TEXT_FIELDS,
+    exact_member,
     fast_parse_time,
     find_raw_data,
     find_raw_member,
     format_time,
+    has_inexact_number,
     parse_raw_member,
     parse_time,
     payload_problem,
@@ -235,7 +237,13 @@ class Event:
     @classmethod
     def _from_wire(cls, payload: Any, raw: bytes | str | None, container: str | None) -> Event:
         """The event of a decoded line; `raw` is the line (kept for hashing), `container` the
-        envelope member holding the event. The hot path of every read: checks are cheap."""
+        envelope member holding the event. The hot path of every read: checks are cheap.
+
+        A line kept as bytes was parsed by orjson, which reads integers beyond 64 bits as floats:
+        then (or when the event is refused, so that the error names the same types) the line is
+        parsed again by `json.loads`, and the event is what that gives. Members the event does
+        not know are not looked at.
+        """
         try:
             text = payload["time"]
             try:
@@ -249,7 +257,8 @@ class Event:
             trace_parent = get("traceparent")
             trace_state = get("tracestate")
             signature = get("signature")
-            if not (
+            data = payload["data"]
+            valid = (
                 type(payload["id"]) is str
                 and type(payload["source"]) is str
                 and type(payload["subject"]) is str
@@ -258,13 +267,17 @@ class Event:
                 and type(payload["datacontenttype"]) is str
                 and type(payload["predecessorhash"]) is str
                 and type(payload["hash"]) is str
-                and type(payload["data"]) is dict
+                and type(data) is dict
                 and (trace_parent is None or type(trace_parent) is str)
                 and (trace_state is None or type(trace_state) is str)
                 and (signature is None or type(signature) is str)
-            ):
-                _refuse(payload, ProtocolError)
+            )
         except (KeyError, TypeError, ValueError, OverflowError):
+            valid = False
+        if type(raw) is bytes and (not valid or has_inexact_number(data)):
+            exact, line = exact_member(raw, container)
+            return cls._from_wire(exact, line, container)
+        if not valid:
             _refuse(payload, ProtocolError)
         event = _new(cls)
         _set_payload(event, payload)

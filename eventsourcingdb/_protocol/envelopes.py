@@ -47,8 +47,10 @@ errors stay exactly those of `json.loads`:
 
 * what orjson refuses (a `ValueError`): lone surrogate escapes, `NaN`/`Infinity`, numbers beyond
   the float range (`1e400`), a byte order mark, invalid UTF-8, blank lines and malformed JSON;
-* integers beyond 64 bits, which orjson reads as floats: any line with a run of 19 or more digits
-  (`_LONG_DIGITS`) is not given to orjson;
+* integers beyond 64 bits, which orjson reads as floats: a line with a run of 19 or more digits
+  (`_LONG_DIGITS`) is parsed again by `json.loads` before anything is taken from it; an event is
+  checked instead, after the parse, by `Event._from_wire`, which looks at its data only (the
+  rest of an event are strings) and is cheaper than scanning the line's bytes;
 * deep nesting, where `json.loads` raises `RecursionError` but orjson (up to 1024 levels) does not:
   a long line with more opening brackets than half the recursion limit is not given to orjson.
 """
@@ -146,6 +148,7 @@ class StreamDecoder(Generic[T]):
     """
 
     __slots__ = (
+        "_checks_numbers",
         "_convert",
         "_done",
         "_ended",
@@ -162,6 +165,9 @@ class StreamDecoder(Generic[T]):
         self._request = request
         self._kind = kind
         self._convert = convert
+        self._checks_numbers = convert == convert_event
+        """Whether `convert` parses a line orjson read again where it may hold an integer
+        beyond 64 bits (events do, looking at their data only); other items are scanned first."""
         self._key = envelope_key(request.version)
         self._endless = request.operation is Operation.OBSERVE_EVENTS
         self._needs_end = request.version is ApiVersion.V2 and not self._endless
@@ -193,6 +199,7 @@ class StreamDecoder(Generic[T]):
         convert = self._convert
         key = self._key
         kind = self._kind
+        checks_numbers = self._checks_numbers
         fast_loads = _fast_loads
         digit_map = _DIGIT_MAP
         long_digits = _LONG_DIGITS
@@ -203,9 +210,7 @@ class StreamDecoder(Generic[T]):
             if not line:
                 continue
             try:
-                if long_digits in line.translate(digit_map) or (
-                    len(line) > deep and line.count(b"[") + line.count(b"{") > depth
-                ):
+                if len(line) > deep and line.count(b"[") + line.count(b"{") > depth:
                     parsed = _parse_text(line)
                 else:
                     try:
@@ -216,6 +221,15 @@ class StreamDecoder(Generic[T]):
                     continue
                 item, text = parsed
                 item_type = item["type"]
+                if (
+                    text is line
+                    and not (item_type == kind and checks_numbers)
+                    and long_digits in line.translate(digit_map)
+                ):
+                    parsed = _parse_text(line)
+                    assert parsed is not None  # orjson read it: it is not blank
+                    item, text = parsed
+                    item_type = item["type"]
             except (ValueError, TypeError, KeyError) as error:
                 self._fail(protocol_error(self._request, _malformed(line, error)))
                 break

@@ -93,6 +93,42 @@ def fast_parse_time(text: str) -> datetime:
     return parse_time(text)
 
 
+INEXACT_FLOAT: Final = 9.2e18
+"""Below 2**63: orjson reads an integer outside [-2**63, 2**64) as a float at least this large."""
+
+
+def has_inexact_number(value: Any) -> bool:
+    """Whether a value parsed by orjson holds a float that might have been an integer beyond 64
+    bits (which orjson reads as a float and `json.loads` as an int); then parse it again exactly.
+
+    Any float of that size counts, also one written as a float, so the answer errs on the safe
+    side; nesting is bounded by the decoder's depth check.
+    """
+    kind = type(value)
+    if kind is dict:
+        values = value.values()
+    elif kind is list:
+        values = value
+    else:
+        return kind is float and not -INEXACT_FLOAT < value < INEXACT_FLOAT
+    for item in values:
+        item_kind = type(item)
+        if item_kind is float:
+            if not -INEXACT_FLOAT < item < INEXACT_FLOAT:
+                return True
+        elif (item_kind is dict or item_kind is list) and has_inexact_number(item):
+            return True
+    return False
+
+
+def exact_member(line: bytes, container: str | None) -> tuple[Any, str]:
+    """The value of `line` (or of its member `container`) parsed by `json.loads`, with its text:
+    what a line that orjson may have misread is decoded as."""
+    text = line.decode()
+    value = json.loads(text)
+    return (value if container is None else value[container]), text
+
+
 def format_time(moment: datetime) -> str:
     """An aware datetime in the server's form: UTC, `Z`, fraction without trailing zeros."""
     if moment.tzinfo is None or moment.utcoffset() is None:

@@ -1,10 +1,11 @@
 """Lines parsed by orjson: the same values and errors as the `json.loads` path, bytes raw lines.
 
-`StreamDecoder.feed` gives each line to orjson unless it holds a run of 19 digits (an integer that
-orjson would read as a float) or might nest deeper than `json.loads` can; whatever orjson refuses
-takes the `json.loads` path. The oracle here is that path itself, forced by making orjson refuse
-every line: both decoders must yield the same values (same types, float signs, key order) and the
-same failure.
+`StreamDecoder.feed` gives each line to orjson unless it might nest deeper than `json.loads` can;
+whatever orjson refuses takes the `json.loads` path, and so does a line orjson may have misread
+(an integer beyond 64 bits, read as a float): one with a run of 19 digits, or for events, one
+whose data hold a float that large (`Event._from_wire` checks). The oracle here is that path
+itself, forced by making orjson refuse every line: both decoders must yield the same values (same
+types, float signs, key order) and the same failure.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from hypothesis import strategies as st
 
 from eventsourcingdb import Event, HashMismatchError, ProtocolError
 from eventsourcingdb._protocol import envelopes
+from eventsourcingdb._protocol import events as protocol_events
 from eventsourcingdb._protocol.envelopes import (
     StreamDecoder,
     convert_event,
@@ -96,17 +98,31 @@ def row_line(payload_text: str, *, prefix: str = "", suffix: str = "") -> bytes:
     )
 
 
-def fast_path_taken(line: bytes) -> bool:
-    """Whether the decoder gives `line` to orjson (and orjson reads it)."""
-    calls: list[bytes] = []
+def fast_path_taken(line: bytes, *, kind: str = "row") -> bool:
+    """Whether the decoder keeps what orjson read of `line` (never parsing it with `json.loads`)."""
+    exact: list[bytes] = []
+    real_parse_text = envelopes._parse_text
 
     def spy(data: bytes) -> Any:
-        calls.append(data)
-        return orjson.loads(data)
+        exact.append(data)
+        return real_parse_text(data)
 
-    with mock.patch.object(envelopes, "_fast_loads", spy):
-        outcome(line)
-    return bool(calls) and _orjson_reads(line)
+    with (
+        mock.patch.object(envelopes, "_parse_text", spy),
+        mock.patch("eventsourcingdb.event.exact_member", _exact_spy(exact)),
+    ):
+        outcome(line, kind=kind)
+    return not exact and _orjson_reads(line)
+
+
+def _exact_spy(calls: list[bytes]) -> Any:
+    real_exact_member = protocol_events.exact_member
+
+    def spy(line: bytes, container: str | None) -> Any:
+        calls.append(line)
+        return real_exact_member(line, container)
+
+    return spy
 
 
 def _orjson_reads(line: bytes) -> bool:
@@ -540,3 +556,111 @@ def test_a_malformed_event_read_by_orjson_fails_as_on_the_old_path() -> None:
     assert failure == old_failure
     assert failure is not None
     assert "subject" in failure
+
+
+# --- events: the data are checked after the parse, not the line before it ---------------------
+
+
+_DATA_MEMBER = (
+    b'"data":{"b":100,"k":{"a":2,"b":1},"n":1.5,'
+    b'"z":"\\u003c\\u0026\\u003e \xc3\xa9 \xf0\x9f\x98\x80"}'
+)
+
+
+def event_line(data_text: str, line: bytes = REAL_LINE) -> bytes:
+    """`line` with its data member replaced by `data_text`."""
+    assert _DATA_MEMBER in line
+    return line.replace(_DATA_MEMBER, b'"data":' + data_text.encode("utf-8", "surrogatepass"))
+
+
+def event_outcome(body: bytes) -> tuple[list[Any], str | None, bool]:
+    """`outcome` for events, in a form that tells an int from an equal float in the data."""
+    values, failure, done = outcome(body, kind="event")
+    described = [(exact(event.data), event.to_json(), event.time) for event in values]
+    return described, failure, done
+
+
+def assert_event_same_as_old_path(body: bytes) -> tuple[list[Any], str | None]:
+    values, failure, done = event_outcome(body)
+    with old_path():
+        old_values, old_failure, old_done = event_outcome(body)
+    assert values == old_values
+    assert failure == old_failure
+    assert done == old_done
+    return values, failure
+
+
+def test_an_event_line_with_runs_of_digits_in_its_hashes_takes_the_fast_path() -> None:
+    """The 64 zeros of a first event's predecessor hash no longer send it to `json.loads`."""
+    assert b"0" * 19 in REAL_LINE
+    assert fast_path_taken(REAL_LINE + b"\n", kind="event")
+    (event,) = outcome(REAL_LINE + b"\n", kind="event")[0]
+    assert type(event._line()[0]) is bytes
+    event.verify_hash()
+
+
+@pytest.mark.parametrize("number", [2**64, 2**64 + 1, -(2**63) - 1, 10**30, 2**200])
+def test_integers_beyond_64_bits_in_event_data_stay_integers(number: int) -> None:
+    line = event_line(f'{{"n":{number},"m":[{{"x":{number}}}]}}')
+    ((data, _, _),), failure = assert_event_same_as_old_path(line + b"\n")
+    assert failure is None
+    assert data == exact({"n": number, "m": [{"x": number}]})
+    assert not fast_path_taken(line + b"\n", kind="event")
+    (event,) = outcome(line + b"\n", kind="event")[0]
+    assert type(event.data["n"]) is int
+    assert event.raw_data == f'{{"n":{number},"m":[{{"x":{number}}}]}}'.encode()
+
+
+@pytest.mark.parametrize("number", [2**64 - 1, -(2**63), 1234567890123456789, 12])
+def test_integers_within_64_bits_in_event_data_take_the_fast_path(number: int) -> None:
+    line = event_line(f'{{"n":{number}}}')
+    ((data, _, _),), failure = assert_event_same_as_old_path(line + b"\n")
+    assert failure is None
+    assert data == exact({"n": number})
+    assert fast_path_taken(line + b"\n", kind="event")
+
+
+def test_a_large_float_in_event_data_is_read_again_and_stays_a_float() -> None:
+    line = event_line('{"f":1e19,"g":-2.5e300,"h":18446744073709551616.0}')
+    ((data, _, _),), failure = assert_event_same_as_old_path(line + b"\n")
+    assert failure is None
+    assert data == exact({"f": 1e19, "g": -2.5e300, "h": 18446744073709551616.0})
+
+
+@pytest.mark.parametrize(
+    ("member", "value"),
+    [
+        ("subject", "18446744073709551616"),
+        ("id", "-99999999999999999999"),
+        ("traceparent", "18446744073709551617"),
+        ("time", "123456789012345678901234"),
+    ],
+)
+def test_an_event_refused_for_a_huge_integer_names_the_type_json_loads_reads(
+    member: str, value: str
+) -> None:
+    payload = json.loads(REAL_LINE)["payload"]
+    old = f'"{member}":{json.dumps(payload[member])}'.encode()
+    line = REAL_LINE.replace(old, f'"{member}":{value}'.encode())
+    assert line != REAL_LINE
+    values, failure = assert_event_same_as_old_path(line + b"\n")
+    assert values == []
+    assert failure is not None
+    if member != "time":
+        assert "got int" in failure
+
+
+@given(data=json_texts())
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_random_event_data_decode_as_on_the_old_path(data: str) -> None:
+    body = REAL_LINE + b"\n" + event_line(data) + b"\n" + REAL_LINE + b"\n"
+    assert_event_same_as_old_path(body)
+
+
+@given(data=json_texts(), member=st.sampled_from(["subject", "hash", "signature", "time"]))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_random_values_of_event_members_fail_as_on_the_old_path(data: str, member: str) -> None:
+    payload = json.loads(REAL_LINE)["payload"]
+    old = f'"{member}":{json.dumps(payload[member])}'.encode()
+    line = REAL_LINE.replace(old, f'"{member}":'.encode() + data.encode("utf-8", "surrogatepass"))
+    assert_event_same_as_old_path(line + b"\n")

@@ -225,7 +225,7 @@ SKIP: Final = Skip()
 """What a `convert` of `converted(..., skips=True)` returns for a value to leave out."""
 
 
-async def _batches_of(source: AsyncGenerator[T, None]) -> AsyncGenerator[list[T], None]:
+async def batches_of(source: AsyncGenerator[T, None]) -> AsyncGenerator[list[T], None]:
     """The values of `source` in batches: a `Stream`'s own (what it has not handed out yet,
     then those of its native generator), or one value at a time for any other generator."""
     if isinstance(source, Stream):
@@ -263,7 +263,7 @@ async def _converted_batches(
     source: AsyncGenerator[T, None], convert: Callable[[T], U | Skip], skips: bool
 ) -> AsyncGenerator[list[U], None]:
     try:
-        async with aclosing(_batches_of(source)) as batches:
+        async with aclosing(batches_of(source)) as batches:
             async for batch in batches:
                 values, failure = _convert(batch, convert, skips)
                 if values:
@@ -282,4 +282,4 @@ def converted(
     return Stream(_converted_batches(source, convert, skips))
 
 
-__all__ = ["SKIP", "Skip", "Stream", "converted"]
+__all__ = ["SKIP", "Skip", "Stream", "batches_of", "converted"]

@@ -15,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypeVar
 from urllib.parse import urlsplit
 
 from eventsourcingdb._protocol import calls
+from eventsourcingdb._protocol.envelopes import LineDecoder
 from eventsourcingdb._protocol.errors import TransportFailure, failure_error
 from eventsourcingdb._protocol.negotiation import Negotiation
 from eventsourcingdb._protocol.requests import ApiVersion, Operation, Request
@@ -389,6 +390,19 @@ class Client:
         call = calls.read_events(subject, options)
         self._check_open()
         return Stream(self._stream(call))
+
+    def _read_event_batches(
+        self,
+        subject: str,
+        options: ReadEventsOptions | None,
+        line_decoders: Callable[[str], LineDecoder | None],
+    ) -> AsyncGenerator[list[Any], None]:
+        """`read_events` for the typed reads of `EventStore`: the values of each chunk as one
+        list, where `line_decoders` may decode a line by itself (see `calls.read_events`) and
+        the others are `Event`s. A plain async generator: close it in the task that reads it."""
+        call = calls.read_events(subject, options, line_decoders)
+        self._check_open()
+        return self._stream(call)
 
     def observe_events(
         self, subject: str, options: ObserveEventsOptions | None = None

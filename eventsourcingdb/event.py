@@ -347,8 +347,22 @@ class Event:
     @property
     def data(self) -> dict[str, Any]:
         """The event's data (a parsed JSON object); not a copy, so do not change it."""
-        value: dict[str, Any] = self._payload["data"]
+        try:
+            value: dict[str, Any] = self._payload["data"]
+        except KeyError:
+            value = self._parse_data()
         return value
+
+    def _parse_data(self) -> dict[str, Any]:
+        """The data of an event that a typed read built without them (`models._typed_lines`,
+        which validated the line and every member `_from_wire` checks), parsed from its line
+        the first time they are asked for, with `json.loads`, and kept."""
+        raw = self._raw
+        assert type(raw) is bytes, "only events from typed reads have their data parsed late"
+        payload, _ = exact_member(raw, self._raw_container)
+        data: dict[str, Any] = payload["data"]
+        self._payload["data"] = data
+        return data
 
     @property
     def spec_version(self) -> str:
@@ -417,7 +431,7 @@ class Event:
             except UnicodeDecodeError:  # not UTF-8 (`from_json` of UTF-16): the member walk says so
                 text = None
         if text is not None:  # first the quick search, checked
-            found = find_raw_data(text, self._raw_container, self._payload["data"])
+            found = find_raw_data(text, self._raw_container, self.data)
             if found is not None:
                 return found
         try:
@@ -486,7 +500,7 @@ class Event:
         payload = self._payload
         return (
             *(payload[name] for name in REQUIRED_TEXT_FIELDS),
-            payload["data"],
+            self.data,
             *(payload.get(name) for name in OPTIONAL_TEXT_FIELDS),
         )
 
@@ -509,12 +523,14 @@ class Event:
         return dataclasses.replace(self, **changes)
 
     def __reduce__(self) -> tuple[Any, ...]:
+        self.data  # noqa: B018 - parsed now if they were left for later
         return (_restore, (self._payload, self._raw, self._raw_container))
 
     def __copy__(self) -> Event:
         return self
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Event:
+        self.data  # noqa: B018 - parsed now if they were left for later
         return _restore(copy.deepcopy(self._payload, memo), self._raw, self._raw_container)
 
 

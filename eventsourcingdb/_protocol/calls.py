@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 from eventsourcingdb import _wire
 from eventsourcingdb._eventql import bind_parameters
 from eventsourcingdb._protocol.envelopes import (
+    LineDecoder,
     MalformedItem,
     StreamDecoder,
     check_management_event,
@@ -26,6 +27,7 @@ from eventsourcingdb._protocol.envelopes import (
     convert_subject,
     decode_document,
     decode_stream_body,
+    envelope_key,
     event_type_from_v1,
     event_type_from_v2,
     unwrap_v2_document,
@@ -248,8 +250,17 @@ def _event_decoder(request: Request) -> StreamDecoder[Event]:
     return StreamDecoder(request, _wire.ITEM_EVENT, convert_event)
 
 
-def read_events(subject: object, options: object) -> StreamCall[Event]:
-    """`read_events(subject, options)`: the selected events, then the stream ends."""
+def read_events(
+    subject: object,
+    options: object,
+    line_decoders: Callable[[str], LineDecoder | None] | None = None,
+) -> StreamCall[Any]:
+    """`read_events(subject, options)`: the selected events, then the stream ends.
+
+    `line_decoders` (for typed reads) gives, for the envelope member that holds an event, a
+    `LineDecoder` the stream tries first on each line; its values are yielded as they are, in
+    place of `Event`s.
+    """
     checked_subject = check_subject(subject)
     if options is None:
         options = ReadEventsOptions()
@@ -259,10 +270,18 @@ def read_events(subject: object, options: object) -> StreamCall[Event]:
             "ReadEventsOptions(recursive=False)"
         )
     checked_options = options
+    decoder = _event_decoder
+    if line_decoders is not None:
+        make_line_decoder = line_decoders
+
+        def decoder(request: Request) -> StreamDecoder[Any]:
+            line_decoder = make_line_decoder(envelope_key(request.version))
+            return StreamDecoder(request, _wire.ITEM_EVENT, convert_event, line_decoder)
+
     return StreamCall(
         Operation.READ_EVENTS,
         lambda version: build_read_events(version, checked_subject, checked_options),
-        _event_decoder,
+        decoder,
     )
 
 

@@ -35,6 +35,10 @@ Converter = Callable[[Any, bytes | str, str], T]
 The line (typed `Any`) is `bytes | str`: the bytes the server sent when orjson read them, else their
 decoded text (`_parse_text`)."""
 
+LineDecoder = Callable[[bytes], Any]
+"""Decodes a whole line into a value by itself, or returns None (then the line is decoded as
+usual). A typed read passes one that validates an event line in one pass (`StreamDecoder`)."""
+
 _loads = json.loads
 _scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 """The C scanner under `json.loads`, without its per-call overhead; lines are parsed once."""
@@ -156,12 +160,19 @@ class StreamDecoder(Generic[T]):
         "_failure",
         "_key",
         "_kind",
+        "_line_decoder",
         "_needs_end",
         "_request",
         "_splitter",
     )
 
-    def __init__(self, request: Request, kind: str, convert: Converter[T]) -> None:
+    def __init__(
+        self,
+        request: Request,
+        kind: str,
+        convert: Converter[T],
+        line_decoder: LineDecoder | None = None,
+    ) -> None:
         self._request = request
         self._kind = kind
         self._convert = convert
@@ -169,6 +180,9 @@ class StreamDecoder(Generic[T]):
         """Whether `convert` parses a line orjson read again where it may hold an integer
         beyond 64 bits (events do, looking at their data only); other items are scanned first."""
         self._key = envelope_key(request.version)
+        self._line_decoder = line_decoder
+        """Tried first on every line that `json.loads` reads the way its own parser does (not
+        nested too deep, no integer too long to convert); a value it returns is taken as is."""
         self._endless = request.operation is Operation.OBSERVE_EVENTS
         self._needs_end = request.version is ApiVersion.V2 and not self._endless
         self._splitter = LineSplitter()
@@ -205,10 +219,20 @@ class StreamDecoder(Generic[T]):
         long_digits = _LONG_DIGITS
         depth = sys.getrecursionlimit() // 2  # a nesting json.loads reads without RecursionError
         deep = 2 * depth  # no line this short nests that deep
+        line_decoder = self._line_decoder
+        digits = sys.get_int_max_str_digits()
+        plain = min(deep, digits) if digits else deep  # no line this short needs a closer look
         parsed: tuple[Any, bytes | str] | None
         for line in self._splitter.feed(chunk):
             if not line:
                 continue
+            if line_decoder is not None and (
+                len(line) <= plain or _reads_alike(line, depth, digits)
+            ):
+                value = line_decoder(line)
+                if value is not None:
+                    append(value)
+                    continue
             try:
                 if len(line) > deep and line.count(b"[") + line.count(b"{") > depth:
                     parsed = _parse_text(line)
@@ -300,6 +324,14 @@ class StreamDecoder(Generic[T]):
             )
         self._done = True
         return values
+
+
+def _reads_alike(line: bytes, depth: int, digits: int) -> bool:
+    """Whether `json.loads` reads a long `line` as other JSON parsers do: it nests at most `depth`
+    deep, and has no integer with more than `digits` digits (which `json.loads` refuses)."""
+    if line.count(b"[") + line.count(b"{") > depth:
+        return False
+    return not digits or b"0" * (digits + 1) not in line.translate(_DIGIT_MAP)
 
 
 def _parse_text(line: bytes) -> tuple[Any, str] | None:

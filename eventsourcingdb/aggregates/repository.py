@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from typing import TypeVar, cast
 
@@ -32,7 +32,13 @@ from eventsourcingdb.aggregates.handlers import MissingHandler
 from eventsourcingdb.aggregates.retrying import Backoff, checked_retries, retry_on_conflict
 from eventsourcingdb.errors import ConcurrencyError, EventSourcingDBError, InvalidArgumentError
 from eventsourcingdb.event import Event
-from eventsourcingdb.models import EventStore, OnUnknown, RecordedEvent, UnknownEventTypeError
+from eventsourcingdb.models import (
+    EventStore,
+    OnUnknown,
+    RecordedEvent,
+    UnknownEventTypeError,
+    Verification,
+)
 from eventsourcingdb.options import (
     IfEventIsMissingDuringRead,
     Order,
@@ -55,6 +61,15 @@ R = TypeVar("R")
 S = TypeVar("S")
 C = TypeVar("C")
 E = TypeVar("E", bound=BaseModel)
+
+
+async def _pairs(
+    events: AsyncGenerator[RecordedEvent[BaseModel], None],
+) -> AsyncGenerator[list[tuple[BaseModel, str]], None]:
+    """`events` as `Repository` replays them: batches of one `(data, event_id)` pair."""
+    async with aclosing(events) as stream:
+        async for event in stream:
+            yield [(event.data, event.event_id)]
 
 
 def _guard(subject: str, version: str | None, *, recursive: bool) -> SubjectPrecondition:
@@ -119,16 +134,23 @@ class Repository:
         tolerant = spec.on_missing_handler is MissingHandler.IGNORE or bool(retired)
         options = self._read_options(spec, aggregate.subject)
         replayed = 0
-        on_unknown = OnUnknown.YIELD_RAW if tolerant else OnUnknown.RAISE
-        stream = self._store.read(aggregate.subject, options, on_unknown=on_unknown)
-        async with aclosing(stream) as events:
-            if not tolerant:
-                # unknown types raise and nothing is retired: every item is a `RecordedEvent`
-                replay = aggregate._replay
-                async for recorded in cast(AsyncIterator[RecordedEvent[BaseModel]], events):
-                    replayed += 1
-                    replay(recorded.data, event_id=recorded.event.event_id)
+        if not tolerant:
+            # unknown types raise and nothing is retired: every item is a `RecordedEvent`, and
+            # without verification they come in batches (one step per chunk, not per event)
+            replay = aggregate._replay
+            store = self._store
+            if store._verification is Verification.NONE:
+                batches = store._replay_batches(aggregate.subject, options)
             else:
+                batches = _pairs(store.read(aggregate.subject, options))
+            async with aclosing(batches) as decoded:
+                async for batch in decoded:
+                    replayed += len(batch)
+                    for data, event_id in batch:
+                        replay(data, event_id=event_id)
+        else:
+            stream = self._store.read(aggregate.subject, options, on_unknown=OnUnknown.YIELD_RAW)
+            async with aclosing(stream) as events:
                 async for item in events:
                     replayed += 1
                     if item.type in retired:

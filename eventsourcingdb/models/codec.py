@@ -152,6 +152,11 @@ _MAX_LINE_VALIDATORS: Final = 1024
 _make_typed_dict: Any = TypedDict  # the functional form, with a model only known at run time
 
 
+def custom_json_validation(model: type[BaseModel]) -> bool:
+    """Whether `model` has its own `model_validate_json` (then data are validated through it)."""
+    return getattr(model.model_validate_json, "__func__", None) is not _MODEL_VALIDATE_JSON
+
+
 def _build_line_validator(model: type[BaseModel], container: str | None) -> _LineValidator | None:
     """Validates a whole line into `{container: {"data": model}}`, ignoring every other member.
 
@@ -160,7 +165,7 @@ def _build_line_validator(model: type[BaseModel], container: str | None) -> _Lin
     gets, without first locating those bytes in Python. None where that might differ: a model
     with its own `model_validate_json`, or one pydantic cannot build a validator for yet.
     """
-    if getattr(model.model_validate_json, "__func__", None) is not _MODEL_VALIDATE_JSON:
+    if custom_json_validation(model):
         return None
     try:
         shape: Any = _make_typed_dict("EventWithData", {"data": model})

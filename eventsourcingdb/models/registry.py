@@ -101,6 +101,9 @@ class EventRegistry:
         self._by_name: dict[str, EventDeclaration] = {}
         self._by_model: dict[type[BaseModel], EventDeclaration] = {}
         self._upcasters: dict[str, Upcaster] = {}
+        self._generation = 0
+        """Counts the changes (declarations, upcasters), so that what is derived from the
+        registry (the typed line validators of reads) knows when to build anew."""
 
     # --- declaring ---------------------------------------------------------------------------
 
@@ -169,6 +172,7 @@ class EventRegistry:
                 del self._by_model[existing.model]
             self._by_name[name] = declaration
             self._by_model[model] = declaration
+            self._generation += 1
             return declaration
 
     def event_type(
@@ -261,6 +265,7 @@ class EventRegistry:
                 from_model=from_model,
             )
             self._upcasters[from_name] = upcaster
+            self._generation += 1
             return upcaster
 
     @overload

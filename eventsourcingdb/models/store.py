@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from eventsourcingdb._streams import SKIP, Skip, converted
+from eventsourcingdb._streams import SKIP, Skip, Stream, batches_of, converted
 from eventsourcingdb._validation import check_source
+from eventsourcingdb.client import Client
 from eventsourcingdb.errors import (
     InvalidArgumentError,
     ProtocolError,
@@ -26,6 +27,7 @@ from eventsourcingdb.errors import (
     SchemaError,
 )
 from eventsourcingdb.event import Event
+from eventsourcingdb.models._typed_lines import line_decoders
 from eventsourcingdb.models.codec import OnUnknown, Verification, decode_event, encode_event
 from eventsourcingdb.models.errors import RowDecodingError, SchemaDrift, SchemaDriftError
 from eventsourcingdb.models.recorded import RecordedEvent
@@ -42,7 +44,6 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
     from pydantic import JsonValue
 
-    from eventsourcingdb.client import Client
     from eventsourcingdb.event_type import EventType
     from eventsourcingdb.preconditions import Precondition
 
@@ -100,6 +101,17 @@ def _checked_verification(verification: object, key: Ed25519PublicKey | None) ->
             "when creating the EventStore"
         )
     return verification
+
+
+def _recorded(registry: EventRegistry, item: RecordedEvent[BaseModel] | Event) -> Any:
+    """A value of a typed read in its common case: decoded in one pass already, or an `Event`
+    to decode now."""
+    return decode_event(registry, item) if type(item) is Event else item
+
+
+def _decodes_in_one_pass(decode: Callable[[Event], Any]) -> bool:
+    """Whether `decode` is that of a typed read's common case (see `EventStore._decoder`)."""
+    return isinstance(decode, partial) and decode.func is _recorded
 
 
 class EventStore:
@@ -338,7 +350,7 @@ class EventStore:
         checks = self._verification if verification is None else verification
         registry = self._registry
         if on_unknown is OnUnknown.RAISE and checks is Verification.NONE:
-            return partial(decode_event, registry)  # the common case, one call per event
+            return partial(_recorded, registry)  # the common case, one call per event
 
         def decode(event: Event) -> RecordedEvent[BaseModel] | Event | Skip:
             if on_unknown is not OnUnknown.RAISE and not registry.knows(event.type):
@@ -387,8 +399,53 @@ class EventStore:
         """
         decode = self._decoder(on_unknown, verification)
         chosen = ReadEventsOptions() if options is None else options
-        events = self._client.read_events(subject=subject, options=chosen)
+        decode = self._decoder(on_unknown, verification)
+        chosen = ReadEventsOptions() if options is None else options
+        if _decodes_in_one_pass(decode):
+            events = self._event_batches(subject, chosen, replay=False)
+        else:
+            events = self._client.read_events(subject=subject, options=chosen)
         return converted(events, decode, skips=on_unknown is OnUnknown.SKIP)
+
+    def _event_batches(
+        self, subject: str, options: ReadEventsOptions, *, replay: bool
+    ) -> AsyncGenerator[Any, None]:
+        """What the client streams for a typed read in its common case (unknown types raise,
+        nothing verified): with our own client's `read_events`, a `Stream` of batches in which
+        lines of current declared types are decoded in one pass (`_typed_lines`: `RecordedEvent`s,
+        or with `replay` `(data, event_id)` pairs) and the others are `Event`s; else the events
+        of the client's `read_events`."""
+        client = self._client
+        if getattr(client.read_events, "__func__", None) is not Client.read_events:
+            return client.read_events(subject=subject, options=options)  # wrapped or replaced
+        decoders = line_decoders(self._registry, replay=replay)
+        return Stream(client._read_event_batches(subject, options, decoders))
+
+    async def _replay_batches(
+        self, subject: str, options: ReadEventsOptions
+    ) -> AsyncGenerator[list[tuple[BaseModel, str]], None]:
+        """The `(data, event_id)` of every event of `read` in its common case, a chunk at a
+        time: what `Repository` replays, without a step per event. As with `read`, the events
+        before one that fails to decode come first, then the failure."""
+        registry = self._registry
+        events = self._event_batches(subject, options, replay=True)
+        try:
+            async with aclosing(batches_of(events)) as batches:
+                async for batch in batches:
+                    pairs: list[tuple[BaseModel, str]] = []
+                    try:
+                        for item in batch:
+                            if type(item) is Event:
+                                recorded = decode_event(registry, item)
+                                item = (recorded.data, recorded.event_id)
+                            pairs.append(item)
+                    except Exception:
+                        if pairs:
+                            yield pairs
+                        raise
+                    yield pairs
+        finally:
+            await events.aclose()
 
     @overload
     def observe(

@@ -58,7 +58,8 @@ def _is_complete(venv: Path, version: str) -> bool:
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if needed): one builder of a cache at a time."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -68,7 +69,12 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _run(command: list[str], timeout: float) -> None:
+def run_checked(
+    command: list[str],
+    timeout: float,
+    error: type[Exception] = OfficialClientUnavailable,
+) -> None:
+    """Run `command`; raise `error` saying what failed (with the output's tail) if it does."""
     try:
         completed = subprocess.run(
             command,
@@ -79,19 +85,19 @@ def _run(command: list[str], timeout: float) -> None:
             check=False,
         )
     except subprocess.TimeoutExpired:
-        raise OfficialClientUnavailable(f"{' '.join(command)} took over {timeout:g} s") from None
+        raise error(f"{' '.join(command)} took over {timeout:g} s") from None
     if completed.returncode != 0:
         output = "\n".join((completed.stdout + completed.stderr).splitlines()[-30:])
-        raise OfficialClientUnavailable(f"{' '.join(command)} failed:\n{output}")
+        raise error(f"{' '.join(command)} failed:\n{output}")
 
 
 def _create(venv: Path, version: str) -> None:
     log(f"installing the official client {version} into {venv.relative_to(ROOT)}")
     shutil.rmtree(venv, ignore_errors=True)
     try:
-        _run([sys.executable, "-m", "venv", str(venv)], timeout=300)
+        run_checked([sys.executable, "-m", "venv", str(venv)], timeout=300)
         python = venv / "bin" / "python"
-        _run(
+        run_checked(
             [
                 str(python),
                 "-m",
@@ -115,7 +121,7 @@ def _create(venv: Path, version: str) -> None:
 def ensure_official_python(version: str = OFFICIAL_VERSION) -> Path:
     """The Python of the virtual environment holding the official client `version`."""
     venv = VENV_ROOT / version
-    with _file_lock(VENV_ROOT / f".{version}.lock"):
+    with file_lock(VENV_ROOT / f".{version}.lock"):
         if not _is_complete(venv, version):
             _create(venv, version)
     return venv / "bin" / "python"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from eventsourcingdb._eventql import bind_parameters
 from eventsourcingdb._validation import check_bool, check_event_id, check_str, check_subject
@@ -47,101 +47,81 @@ class PreconditionOptions:
         return {"recursive": self.recursive}
 
 
-def _init_subject_precondition(
-    precondition: Precondition,
-    subject: object,
-    options: object,
-    recursive: object,
-) -> None:
-    """Check and set the fields of a precondition about a subject (`recursive` from either
-    spelling; contradicting spellings are refused)."""
-    check_subject(subject)
-    check_bool(recursive, "recursive")
-    if options is not None:
-        if not isinstance(options, PreconditionOptions):
-            raise InvalidArgumentError(
-                f"options must be PreconditionOptions, got {type(options).__name__}; for "
-                "example PreconditionOptions(recursive=True)"
-            )
-        if recursive and not options.recursive:
-            raise InvalidArgumentError(
-                "recursive=True contradicts options=PreconditionOptions(recursive=False); pass "
-                "only one of them"
-            )
-        recursive = options.recursive
-    set_field = object.__setattr__
-    set_field(precondition, "subject", subject)
-    set_field(precondition, "recursive", recursive)
+class _OnSubject(Precondition):
+    """What the three preconditions about a subject share: `recursive`, in either spelling
+    (contradicting spellings are refused), and their v2 form."""
 
+    __slots__ = ()
 
-def _subject_payload(precondition: IsSubjectPristine | IsSubjectPopulated) -> dict[str, Any]:
-    payload: dict[str, Any] = {"subject": precondition.subject}
-    if precondition.recursive:
-        payload["options"] = {"recursive": True}
-    return payload
+    _WIRE_TYPE: ClassVar[str]
+    subject: str
+    recursive: bool
 
+    def __init__(
+        self,
+        subject: str,
+        options: PreconditionOptions | None = None,
+        *,
+        recursive: bool = False,
+    ) -> None:
+        check_subject(subject)
+        check_bool(recursive, "recursive")
+        if options is not None:
+            if not isinstance(options, PreconditionOptions):
+                raise InvalidArgumentError(
+                    f"options must be PreconditionOptions, got {type(options).__name__}; for "
+                    "example PreconditionOptions(recursive=True)"
+                )
+            if recursive and not options.recursive:
+                raise InvalidArgumentError(
+                    "recursive=True contradicts options=PreconditionOptions(recursive=False); "
+                    "pass only one of them"
+                )
+            recursive = options.recursive
+        object.__setattr__(self, "subject", subject)
+        object.__setattr__(self, "recursive", recursive)
 
-def _options(recursive: bool) -> PreconditionOptions | None:
-    return PreconditionOptions(recursive=True) if recursive else None
+    @property
+    def options(self) -> PreconditionOptions | None:
+        """`PreconditionOptions(recursive=True)` for a recursive precondition, else None."""
+        return PreconditionOptions(recursive=True) if self.recursive else None
+
+    def _payload(self) -> dict[str, Any]:
+        return {"subject": self.subject}
+
+    def to_json(self) -> dict[str, Any]:
+        payload = self._payload()
+        if self.recursive:
+            payload["options"] = {"recursive": True}
+        return {"type": self._WIRE_TYPE, "payload": payload}
 
 
 @dataclass(frozen=True, slots=True, init=False)
-class IsSubjectPristine(Precondition):
+class IsSubjectPristine(_OnSubject):
     """Holds if `subject` has no events yet (with `recursive=True`: nor any nested subject)."""
 
+    _WIRE_TYPE: ClassVar[str] = "isSubjectPristine"
     subject: str
     recursive: bool = field(default=False, kw_only=True)
 
-    def __init__(
-        self,
-        subject: str,
-        options: PreconditionOptions | None = None,
-        *,
-        recursive: bool = False,
-    ) -> None:
-        _init_subject_precondition(self, subject, options, recursive)
-
-    @property
-    def options(self) -> PreconditionOptions | None:
-        """`PreconditionOptions(recursive=True)` for a recursive precondition, else None."""
-        return _options(self.recursive)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"type": "isSubjectPristine", "payload": _subject_payload(self)}
-
 
 @dataclass(frozen=True, slots=True, init=False)
-class IsSubjectPopulated(Precondition):
+class IsSubjectPopulated(_OnSubject):
     """Holds if `subject` has an event (with `recursive=True`: or any nested subject has)."""
 
+    _WIRE_TYPE: ClassVar[str] = "isSubjectPopulated"
     subject: str
     recursive: bool = field(default=False, kw_only=True)
 
-    def __init__(
-        self,
-        subject: str,
-        options: PreconditionOptions | None = None,
-        *,
-        recursive: bool = False,
-    ) -> None:
-        _init_subject_precondition(self, subject, options, recursive)
-
-    @property
-    def options(self) -> PreconditionOptions | None:
-        """`PreconditionOptions(recursive=True)` for a recursive precondition, else None."""
-        return _options(self.recursive)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"type": "isSubjectPopulated", "payload": _subject_payload(self)}
-
 
 @dataclass(frozen=True, slots=True, init=False)
-class IsSubjectOnEventId(Precondition):
+class IsSubjectOnEventId(_OnSubject):
     """Holds if the latest event of `subject` has the id `event_id`: optimistic concurrency.
 
     With `recursive=True` the latest event among the subject and all nested subjects counts.
     """
 
+    _WIRE_TYPE: ClassVar[str] = "isSubjectOnEventId"
     subject: str
     event_id: str
     recursive: bool = field(default=False, kw_only=True)
@@ -154,19 +134,11 @@ class IsSubjectOnEventId(Precondition):
         *,
         recursive: bool = False,
     ) -> None:
-        _init_subject_precondition(self, subject, options, recursive)
+        _OnSubject.__init__(self, subject, options, recursive=recursive)
         object.__setattr__(self, "event_id", check_event_id(event_id))
 
-    @property
-    def options(self) -> PreconditionOptions | None:
-        """`PreconditionOptions(recursive=True)` for a recursive precondition, else None."""
-        return _options(self.recursive)
-
-    def to_json(self) -> dict[str, Any]:
-        payload: dict[str, Any] = {"subject": self.subject, "eventId": self.event_id}
-        if self.recursive:
-            payload["options"] = {"recursive": True}
-        return {"type": "isSubjectOnEventId", "payload": payload}
+    def _payload(self) -> dict[str, Any]:
+        return {"subject": self.subject, "eventId": self.event_id}
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import textwrap
@@ -24,12 +23,8 @@ from typing import Final
 
 import pytest
 
-from tests.distribution.core_env import (
-    ROOT,
-    CoreEnvironmentUnavailable,
-    ensure_core_python,
-    environment,
-)
+from bench.harness import ROOT, clean_environment, free_port
+from tests.distribution.core_env import CoreEnvironmentUnavailable, ensure_core_python
 
 
 def _name(requirement: str) -> str:
@@ -68,7 +63,7 @@ def run(python: Path, code: str, *arguments: str, cwd: Path | None = None) -> st
         capture_output=True,
         text=True,
         timeout=120,
-        env=environment(),
+        env=clean_environment(),
         cwd=cwd,
         check=False,
     )
@@ -76,17 +71,10 @@ def run(python: Path, code: str, *arguments: str, cwd: Path | None = None) -> st
     return completed.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
     """The emulator's command line from the development environment, on a free port."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
@@ -246,7 +234,7 @@ def test_pytest_starts_without_the_extras(core_python: Path, tmp_path: Path) -> 
         capture_output=True,
         text=True,
         timeout=120,
-        env=environment(),
+        env=clean_environment(),
         cwd=tmp_path,
         check=False,
     )
@@ -275,7 +263,7 @@ def test_pytest_runs_against_a_server_without_the_extras(
         capture_output=True,
         text=True,
         timeout=120,
-        env={**environment(), "ESDB_URL": server_url, "ESDB_API_TOKEN": API_TOKEN},
+        env={**clean_environment(), "ESDB_URL": server_url, "ESDB_API_TOKEN": API_TOKEN},
         cwd=tmp_path,
         check=False,
     )

@@ -378,20 +378,16 @@ def _compare_objects(
             )
         else:
             added.append(".".join((*path, name)))
-    for required in required_before:
-        if not isinstance(required, str):
-            continue
-        name = required
-        if name not in required_after and name in after:
+    was = {name for name in required_before if isinstance(name, str)}
+    now = {name for name in required_after if isinstance(name, str)}
+    for name in sorted(was - now):
+        if name in after:
             problems.append(
                 f"{_where((*path, name))} became optional, but the registered schema requires it, "
                 "so the server would refuse events without it"
             )
-    for required in required_after:
-        if not isinstance(required, str):
-            continue
-        name = required
-        if name not in required_before and name in before:
+    for name in sorted(now - was):
+        if name in before:
             problems.append(
                 f"{_where((*path, name))} became required, but stored events may lack it"
             )

@@ -68,7 +68,7 @@ class _Server:
         raise AssertionError("the emulator did not start")
 
     def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
+        self.process.kill()  # SIGKILL: no clean-up of any kind
         self.process.communicate(timeout=10)
 
     def stop(self) -> str:

@@ -12,10 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from eventsourcingdb import OutcomeUnknownError
 from eventsourcingdb.emulator import Emulator, durable
+from eventsourcingdb.emulator.__main__ import main
 from eventsourcingdb.emulator.durable import DATABASE_NAME, Journal
 from eventsourcingdb.emulator.encoding import TimeFormat, format_time
 from eventsourcingdb.errors import ContainerError, InvalidArgumentError
@@ -358,3 +360,47 @@ async def test_a_directory_is_bound_to_its_hash_version_and_key(
 def test_a_data_directory_must_be_a_path() -> None:
     with pytest.raises(InvalidArgumentError, match="data_directory must be a path"):
         Emulator(data_directory=42)  # type: ignore[arg-type]
+
+
+# --- the command line --------------------------------------------------------------------------
+
+
+def test_the_command_line_refuses_a_foreign_directory_with_status_1(
+    directory: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory.mkdir()
+    (directory / "notes.txt").write_text("mine")
+    status = main(
+        ["run", "--api-token", "t", "--data-directory", str(directory), "--http-port", "1"]
+    )
+    assert status == 1
+    assert "is not an emulator's data directory" in capsys.readouterr().err
+    assert _files(directory) == {"notes.txt": b"mine"}
+
+
+async def test_the_command_line_checks_every_event_when_asked(
+    directory: Path,
+    key: Ed25519PrivateKey,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(durable, "TAIL", 1)
+    await _populated(directory, key, 3)
+    _tamper(
+        directory,
+        "UPDATE events SET encoded = "
+        "CAST(replace(encoded, X'2f626f6f6b732f30', X'2f626f6f6b732f39') AS BLOB) "
+        "WHERE position = 0",
+    )
+    key_file = directory.parent / "key.pem"
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    arguments = ["run", "--api-token", "t", f"--data-directory={directory}"]
+    arguments += [f"--signing-key-file={key_file}", "--emulator-verify-data-directory"]
+    assert main(arguments) == 1
+    assert "event 0 does not match its hash" in capsys.readouterr().err

@@ -69,3 +69,10 @@ class MemberLimitChanged(_Event):
     """The member's borrowing limit changed."""
 
     limit: int = Field(ge=0)
+
+
+@LIBRARY.event_type(f"{_PREFIX}.library-closed")
+class LibraryClosed(_Event):
+    """The library closed for the day: books still out are overdue."""
+
+    day: int = Field(ge=1)

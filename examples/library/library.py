@@ -21,7 +21,7 @@ from examples.library.domain import (
     RegisterMember,
     member_decider,
 )
-from examples.library.events import BookBorrowed, BookReturned
+from examples.library.events import BookBorrowed, BookReturned, LibraryClosed
 
 __all__ = ["Library", "LoanCount", "open_loans"]
 
@@ -110,6 +110,15 @@ class Library:
         return await self.repository.update(
             Book, self.book(book_id), lambda book: book.give_back(member)
         )
+
+    def day(self, number: int) -> str:
+        """The subject of a day of the library."""
+        return f"{self.root}/days/{number}"
+
+    async def close_day(self, number: int) -> str:
+        """Close the library for the day; the id of the event that says so."""
+        written = await self.store.append(self.day(number), LibraryClosed(day=number))
+        return written[0].event_id
 
     async def loans_per_book(self) -> list[LoanCount]:
         """The report: how often each book went out, most borrowed first (an EventQL query)."""

@@ -11,19 +11,30 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import tempfile
 import uuid
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack, aclosing
+from pathlib import Path
 
 from pydantic import BaseModel
 
-from eventsourcingdb import Client, ObserveEventsOptions, ReadEventsOptions, ReadFromLatestEvent
+from eventsourcingdb import (
+    Bound,
+    BoundType,
+    Client,
+    ObserveEventsOptions,
+    ReadEventsOptions,
+    ReadFromLatestEvent,
+)
 from eventsourcingdb.aggregates import AggregateConcurrencyError
 from eventsourcingdb.models import EventStore, RecordedEvent
 from eventsourcingdb.options import IfEventIsMissingDuringRead
+from eventsourcingdb.projections import ProgressBar
 from examples.library.domain import Book, BookAlreadyBorrowed, BorrowingLimitReached
 from examples.library.events import LIBRARY, SOURCE, BookSnapshot
 from examples.library.library import Library, open_loans
+from examples.library.read_models import BooksOnLoan, MemberStats, ReadSide
 
 __all__ = ["DemoFailure", "main", "run", "story"]
 
@@ -95,23 +106,32 @@ async def story(client: Client, say: Say = print) -> None:
     say(f"The library opens under {root}; the server checks its {known} event types by schema.")
     library = Library(store, root=root)
     feed = _Feed(store, root)
-    try:
-        await _chapters(library, say)
-        everything = [r async for r in store.read(root, ReadEventsOptions(recursive=True))]
-        await feed.wait_for(len(everything), seconds=10)
-        kinds = sorted({recorded.data.__class__.__name__ for recorded in feed.seen})
-        say(f"The activity feed, observing live, saw {len(feed.seen)} events: {', '.join(kinds)}.")
-        _check(
-            say,
-            [r.event_id for r in feed.seen] == [r.event_id for r in everything],
-            "the feed saw every event of the library, in the order it was written",
-        )
-        await _final_state(library, say)
-    finally:
-        await feed.stop()
+    with tempfile.TemporaryDirectory(prefix="library-read-models-") as directory:
+        read_side = ReadSide(store, root, Path(directory) / "read-models.db")
+        await read_side.start()
+        say("Its read side starts: books on loan and member statistics in SQLite, and a reactor.")
+        try:
+            await _chapters(library, say, read_side)
+            everything = [r async for r in store.read(root, ReadEventsOptions(recursive=True))]
+            await feed.wait_for(len(everything), seconds=10)
+            kinds = sorted({recorded.data.__class__.__name__ for recorded in feed.seen})
+            say(
+                f"The activity feed, observing live, saw {len(feed.seen)} events: "
+                f"{', '.join(kinds)}."
+            )
+            _check(
+                say,
+                [r.event_id for r in feed.seen] == [r.event_id for r in everything],
+                "the feed saw every event of the library, in the order it was written",
+            )
+            await _read_side_at_closing(library, read_side, everything[-1].event_id, say)
+            await _final_state(library, say)
+        finally:
+            await read_side.aclose()
+            await feed.stop()
 
 
-async def _chapters(library: Library, say: Say) -> None:
+async def _chapters(library: Library, say: Say, read_side: ReadSide) -> None:
     solaris, left_hand, kindred = "solaris", "left-hand", "kindred"
     await library.acquire(solaris, title="Solaris", author="Stanisław Lem")
     await library.acquire(left_hand, title="The Left Hand of Darkness", author="Ursula K. Le Guin")
@@ -130,6 +150,7 @@ async def _chapters(library: Library, say: Say) -> None:
         say(f"Grace asks for Solaris too and is told: {refusal}.")
     else:
         _check(say, False, "a borrowed book cannot be lent again")
+    stopped_at = await _stop_read_side(library, read_side, say)
 
     results = await asyncio.gather(
         library.lend(kindred, "grace"), library.lend(kindred, "ada"), return_exceptions=True
@@ -165,6 +186,8 @@ async def _chapters(library: Library, say: Say) -> None:
     other = left_hand if won[0].subject == library.book(kindred) else kindred
     await library.lend(other, "ada")
     say("Her limit goes up to three, and she takes the other book home as well.")
+    await _restart_read_side(library, read_side, stopped_at, say)
+    await _evening(library, read_side, say)
 
     first = await library.repository.load(Book, library.book(kindred))
     second = await library.repository.load(Book, library.book(kindred))
@@ -205,6 +228,98 @@ async def _chapters(library: Library, say: Say) -> None:
         say,
         [(row.book, row.loans) for row in rows] == expected,
         "Solaris went out 7 times, Kindred twice, The Left Hand of Darkness once",
+    )
+
+
+async def _stop_read_side(library: Library, read_side: ReadSide, say: Say) -> str:
+    """Stop the read side (a deploy); the id of the last event its member statistics hold."""
+    last = [r async for r in library.store.read(library.root, ReadEventsOptions(recursive=True))]
+    await read_side.wait_for(last[-1].event_id)
+    await read_side.stop()
+    say(
+        f"The read side stops for a deploy, up to date at event {last[-1].event_id}; the desks "
+        "go on lending."
+    )
+    return last[-1].event_id
+
+
+async def _restart_read_side(
+    library: Library, read_side: ReadSide, stopped_at: str, say: Say
+) -> None:
+    """Start the read side again; it resumes after its checkpoints."""
+    since = ReadEventsOptions(
+        recursive=True, lower_bound=Bound(id=stopped_at, type=BoundType.EXCLUSIVE)
+    )
+    meanwhile = [r async for r in library.store.read(library.root, since)]
+    runner = await read_side.start()
+    await read_side.wait_for(meanwhile[-1].event_id)
+    stats = runner.status()["member-stats"]
+    say(
+        f"The read side starts again and resumes after event {stopped_at}: it applies the "
+        f"{stats.processed} events written meanwhile, and no other."
+    )
+    _check(
+        say,
+        stats.processed == len(meanwhile),
+        "the member statistics resumed from their checkpoint, skipping nothing, repeating nothing",
+    )
+
+
+async def _evening(library: Library, read_side: ReadSide, say: Say) -> None:
+    """The library closes for the day: the read models and the reactor show who has what."""
+    closed = await library.close_day(1)
+    await read_side.wait_for(closed)
+    on_loan = await BooksOnLoan.on_loan(read_side.engine)
+    ada = library.member("ada")
+    say(
+        "Evening: the library closes for the day. Books on loan: "
+        + ", ".join(f"{title} ({member.rsplit('/', 1)[-1]})" for title, member in on_loan)
+        + "."
+    )
+    titles = ["Kindred", "Solaris", "The Left Hand of Darkness"]
+    _check(
+        say,
+        on_loan == [(title, ada) for title in titles],
+        "the books-on-loan read model shows Ada with all three books",
+    )
+    sent = read_side.mailbox.sent
+    letters = ", ".join(notice.title for notice in sent)
+    say(f"The overdue-notices reactor writes to Ada {len(sent)} times: {letters}.")
+    _check(
+        say,
+        [(n.member, n.title, n.day) for n in sent] == [(ada, title, 1) for title in titles],
+        "one overdue notice for each book still out, and no other",
+    )
+
+
+async def _read_side_at_closing(
+    library: Library, read_side: ReadSide, last_event: str, say: Say
+) -> None:
+    """At closing time, the read models agree with the events; a rebuild agrees too."""
+    await read_side.wait_for(last_event)
+    engine = read_side.engine
+    on_loan = await BooksOnLoan.on_loan(engine)
+    stats = await MemberStats.table(engine)
+    say(
+        "The member statistics: "
+        + "; ".join(
+            f"{row.name}, limit {row.limit}, {row.loans} loans, {row.at_home} at home"
+            for row in stats
+        )
+        + "."
+    )
+    _check(say, on_loan == [], "the books-on-loan read model shows every book back on the shelf")
+    _check(
+        say,
+        sum(row.loans for row in stats) == 10 and all(row.at_home == 0 for row in stats),
+        "the member statistics count the 10 loans of the report, exactly once, none still out",
+    )
+    await read_side.rebuild("member-stats", ProgressBar())
+    say("The member statistics are rebuilt from the first event (a progress bar on stderr).")
+    _check(
+        say,
+        await MemberStats.table(engine) == stats,
+        "the rebuilt statistics are the ones kept up to date live",
     )
 
 

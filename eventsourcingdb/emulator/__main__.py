@@ -99,8 +99,9 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     run.add_argument(
         "--emulator-time-format",
         choices=[time_format.value for time_format in TimeFormat],
-        default=TimeFormat.NINE_DIGITS.value,
-        help="nine fractional digits always (default), or trimmed as Go's RFC3339Nano",
+        default=TimeFormat.RFC3339_NANO.value,
+        help="Go's RFC3339Nano as the real server writes times (default), or nine fractional "
+        "digits always, for clients that need at least six (the official Python client 2.2.4)",
     )
     _add_flag(
         run,

@@ -75,7 +75,7 @@ class Emulator:
         self._hash_version = HashVersion.V1
         self._api_versions = frozenset(ApiVersion)
         self._heartbeat_interval = 1.0
-        self._time_format = TimeFormat.NINE_DIGITS
+        self._time_format = TimeFormat.RFC3339_NANO
         self._limits = ConnectionLimits()
         self._server: EmulatorServer | None = None
         self._socket: SocketServer | None = None
@@ -160,7 +160,9 @@ class Emulator:
         return self
 
     def with_time_format(self, time_format: TimeFormat) -> Self:
-        """Write times with nine fractional digits (default) or trimmed as Go's RFC3339Nano."""
+        """Write times as Go's RFC3339Nano, as the real server does (default: trailing zeros of
+        the fraction trimmed), or with nine fractional digits always (`TimeFormat.NINE_DIGITS`,
+        for clients that cannot parse short fractions, such as the official Python client 2.2.4)."""
         if not isinstance(time_format, TimeFormat):
             raise InvalidArgumentError(f"time format must be a TimeFormat, got {time_format!r}")
         self._time_format = time_format

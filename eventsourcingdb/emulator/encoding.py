@@ -65,9 +65,10 @@ _SURROGATE: Final = re.compile("[\ud800-\udfff]")
 class TimeFormat(enum.Enum):
     """How event times are written.
 
-    `RFC3339_NANO` is Go's layout exactly (trailing zeros of the fraction trimmed, no fraction at
-    all for whole seconds). `NINE_DIGITS` always writes nine fractional digits, which every
-    official client parses (some need at least six digits).
+    `RFC3339_NANO` is Go's layout exactly, as the real server writes times (trailing zeros of the
+    fraction trimmed, no fraction at all for whole seconds); the default. `NINE_DIGITS` always
+    writes nine fractional digits, for clients that need at least six (the official Python
+    client 2.2.4 fails on shorter fractions).
     """
 
     RFC3339_NANO = "rfc3339nano"

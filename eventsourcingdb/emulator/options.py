@@ -84,7 +84,7 @@ class ServerOptions:
     hash_version: HashVersion = HashVersion.V1
     signing_key: Ed25519PrivateKey | None = None
     heartbeat_interval: float = 1.0
-    time_format: TimeFormat = TimeFormat.NINE_DIGITS
+    time_format: TimeFormat = TimeFormat.RFC3339_NANO
     data_directory: Path | None = None
     """Where the events are kept durably (SQLite); None keeps them in memory only."""
     verify_data_directory: bool = False

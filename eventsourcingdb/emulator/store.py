@@ -197,7 +197,7 @@ class Store:
         *,
         hash_version: HashVersion = HashVersion.V1,
         signer: Signer | None = None,
-        time_format: TimeFormat = TimeFormat.NINE_DIGITS,
+        time_format: TimeFormat = TimeFormat.RFC3339_NANO,
         clock: Callable[[], int] = time.time_ns,
         journal: Journal | None = None,
         history: History | None = None,
@@ -224,7 +224,7 @@ class Store:
         *,
         hash_version: HashVersion = HashVersion.V1,
         signer: Signer | None = None,
-        time_format: TimeFormat = TimeFormat.NINE_DIGITS,
+        time_format: TimeFormat = TimeFormat.RFC3339_NANO,
         verification: Verification = Verification.TAIL,
     ) -> Store:
         """A store on a data directory, with what it holds; `DataDirectoryError` if unusable."""

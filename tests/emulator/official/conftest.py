@@ -252,6 +252,9 @@ def start_emulator(keys: SigningKeyFiles, arguments: tuple[str, ...]) -> Running
             str(port),
             "--signing-key-file",
             str(keys.signing_key),
+            # the official Python client 2.2.4 cannot parse fractions of fewer than six digits,
+            # which the real server's (and the emulator's default) RFC3339Nano times sometimes have
+            "--emulator-time-format=nine-digits",
             *arguments,
         ]
         environment = clean_environment()

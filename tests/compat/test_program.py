@@ -34,7 +34,9 @@ EVERYTHING = [
 def server() -> Iterator[Any]:
     """A fresh emulator with a signing key on a loopback socket, as a real server would be."""
     emulator = pytest.importorskip("eventsourcingdb.emulator")
-    with emulator.Emulator().with_signing_key() as running:
+    # nine fractional digits: the official 2.2.4 client cannot parse shorter ones
+    nine_digits = emulator.TimeFormat.NINE_DIGITS
+    with emulator.Emulator().with_signing_key().with_time_format(nine_digits) as running:
         yield running
 
 

@@ -30,6 +30,7 @@ from bench import (
     eventql,
     memory,
     observe,
+    projections,
     read,
     rehydrate,
     report,
@@ -51,6 +52,7 @@ STAGES: Final[dict[str, Callable[[Settings], list[Measurement]]]] = {
     "command": command.run,
     "startup": startup.run,
     "server": server.run,
+    "projection": projections.run,
 }
 
 

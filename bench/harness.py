@@ -119,9 +119,16 @@ def _tail(path: Path, lines: int = 30) -> str:
 class EmulatorProcess:
     """The emulator's command line on a free loopback port, as a user would start the server."""
 
-    def __init__(self, label: str, *extra_arguments: str) -> None:
+    def __init__(
+        self, label: str, *extra_arguments: str, data_directory: Path | None = None
+    ) -> None:
         self.label = label
         self._extra = extra_arguments
+        self._storage = (
+            ["--data-directory-temporary"]
+            if data_directory is None
+            else ["--data-directory", str(data_directory)]
+        )
         self._process: subprocess.Popen[bytes] | None = None
         self._output: IO[bytes] | None = None
         self.port = 0
@@ -135,9 +142,10 @@ class EmulatorProcess:
         assert self._process is not None
         return self._process.pid
 
-    def start(self) -> Self:
+    def start(self, *, port: int | None = None) -> Self:
+        """Start the server on `port` (default: a free one) and wait until it answers."""
         for _ in range(3):
-            self.port = free_port()
+            self.port = free_port() if port is None else port
             command = [
                 sys.executable,
                 "-m",
@@ -145,7 +153,7 @@ class EmulatorProcess:
                 "run",
                 "--api-token",
                 API_TOKEN,
-                "--data-directory-temporary",
+                *self._storage,
                 "--http-enabled",
                 "--https-enabled=false",
                 "--http-port",
@@ -175,6 +183,15 @@ class EmulatorProcess:
             if "address already in use" not in output.lower():
                 raise RuntimeError(f"the emulator ({self.label}) did not start:\n{output}")
         raise RuntimeError(f"the emulator ({self.label}) found no free port")
+
+    def restart(self, down_seconds: float) -> float:
+        """Stop the server, wait `down_seconds`, start it on the same port; when it answers
+        again (`time.perf_counter()`). With a data directory, its events survive."""
+        port = self.port
+        self.stop()
+        time.sleep(down_seconds)
+        self.start(port=port)
+        return time.perf_counter()
 
     def rss_megabytes(self) -> float:
         """The emulator's resident memory now (it keeps every event in memory)."""

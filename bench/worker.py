@@ -30,6 +30,7 @@ MODULES: Final = (
     "bench.command",
     "bench.server",
     "bench.profiling",
+    "bench.projections",
 )
 
 

@@ -15,6 +15,7 @@ import typing as _typing
 
 from eventsourcingdb.client import Client
 from eventsourcingdb.errors import (
+    AsyncMismatchError,
     AuthenticationError,
     ClientClosedError,
     ClientError,
@@ -85,6 +86,7 @@ if _typing.TYPE_CHECKING:
     from eventsourcingdb.container import Container
 
 __all__ = [
+    "AsyncMismatchError",
     "AuthenticationError",
     "Bound",
     "BoundType",

@@ -44,6 +44,8 @@ from contextlib import aclosing
 from types import TracebackType
 from typing import Any, Final, TypeVar, cast, overload
 
+from eventsourcingdb.errors import AsyncMismatchError
+
 T = TypeVar("T")
 U = TypeVar("U")
 
@@ -207,6 +209,12 @@ class Stream(AsyncGenerator[T, None]):
             return  # someone else cancelled the task too: that cancellation goes on
         await self._inner.aclose()  # a no-op: the cancellation already ran through it
         raise StopAsyncIteration
+
+    def __iter__(self) -> Any:
+        raise AsyncMismatchError(
+            "this is a stream of the async eventsourcingdb.Client: iterate it with `async for`; "
+            "for a plain `for` loop in blocking code, use eventsourcingdb.sync.Client"
+        )
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {self._inner!r}>"

@@ -33,7 +33,7 @@ import httpx
 from eventsourcingdb import _wire
 from eventsourcingdb._protocol.errors import FailureKind, TransportCause, TransportFailure
 from eventsourcingdb._protocol.requests import Request
-from eventsourcingdb.errors import EventLoopMismatchError, InvalidArgumentError
+from eventsourcingdb.errors import AsyncMismatchError, EventLoopMismatchError, InvalidArgumentError
 
 _log = logging.getLogger("eventsourcingdb.transport")
 
@@ -456,10 +456,22 @@ class Transport:
         connect_timeout: float | None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        if isinstance(http_client, httpx.Client):
+            raise AsyncMismatchError(
+                "http_client is a blocking httpx.Client, which the async Client cannot use: pass "
+                "an httpx.AsyncClient, or use the blocking eventsourcingdb.sync.Client with it"
+            )
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise InvalidArgumentError(
-                f"http_client must be an httpx.AsyncClient, got {type(http_client).__name__}; "
-                "a blocking httpx.Client does not work with the async Client"
+                f"http_client must be an httpx.AsyncClient, got {type(http_client).__name__}"
+            )
+        if isinstance(transport, httpx.BaseTransport) and not isinstance(
+            transport, httpx.AsyncBaseTransport
+        ):
+            raise AsyncMismatchError(
+                f"transport is a blocking httpx transport ({type(transport).__name__}), which the "
+                "async Client cannot use: pass an httpx.AsyncBaseTransport (for the emulator, "
+                "Emulator.async_transport()), or use the blocking eventsourcingdb.sync.Client"
             )
         if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
             raise InvalidArgumentError(

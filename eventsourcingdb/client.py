@@ -14,20 +14,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypeVar
-from urllib.parse import urlsplit
 
 from eventsourcingdb._protocol import calls
 from eventsourcingdb._protocol.envelopes import LineDecoder
-from eventsourcingdb._protocol.errors import TransportFailure, failure_error
+from eventsourcingdb._protocol.errors import TransportFailure
 from eventsourcingdb._protocol.negotiation import Negotiation
 from eventsourcingdb._protocol.requests import ApiVersion, Operation, Request
+from eventsourcingdb._shell import (
+    END_GRACE,
+    check_api_token,
+    check_api_version,
+    check_base_url,
+    check_seconds,
+    closed_error,
+    one_of,
+    read_subjects_call,
+    settle_failure,
+)
 from eventsourcingdb._streams import Stream
 from eventsourcingdb._transport import Response, open_transport
-from eventsourcingdb.errors import ClientClosedError, InvalidArgumentError, _mark_outcome_unknown
+from eventsourcingdb.errors import AsyncMismatchError, ClientClosedError, _mark_outcome_unknown
 from eventsourcingdb.event import Event, EventCandidate
 from eventsourcingdb.event_type import EventType
 from eventsourcingdb.options import ObserveEventsOptions, ReadEventsOptions, ReadSubjectsOptions
@@ -40,91 +49,11 @@ _log = logging.getLogger("eventsourcingdb.client")
 
 T = TypeVar("T")
 
-_END_GRACE: Final = 1.0
-"""How long to wait for the body to end after a v2 `end` item (lets the connection be reused)."""
+_CLOSED_HOW: Final = "by aclose() or at the end of its async with block"
 
 
 def _closed_error() -> ClientClosedError:
-    return ClientClosedError(
-        "the client is closed (by aclose() or at the end of its async with block); create a new "
-        "Client to talk to the server again"
-    )
-
-
-def _one_of(value: T | None, alias: T | None, name: str = "event_candidates") -> T:
-    """The argument given under its name or under its alias (the official SDK 1.x's name)."""
-    if value is not None and alias is not None:
-        raise InvalidArgumentError(
-            f"pass {name} or its older name, not both (they are the same argument)"
-        )
-    if value is None and alias is None:
-        raise InvalidArgumentError(f"{name} is missing")
-    result = value if value is not None else alias
-    assert result is not None
-    return result
-
-
-def _check_base_url(base_url: object) -> str:
-    if not isinstance(base_url, str):
-        raise InvalidArgumentError(
-            f"base_url must be a string such as 'http://localhost:3000', got "
-            f"{type(base_url).__name__}"
-        )
-    try:
-        parts = urlsplit(base_url)
-        parts.port  # noqa: B018 - raises ValueError for a malformed port
-    except ValueError as error:
-        raise InvalidArgumentError(f"base_url {base_url!r} is malformed: {error}") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidArgumentError(
-            f"base_url {base_url!r} is malformed: use an http or https URL with a host, for "
-            "example 'http://localhost:3000'"
-        )
-    if parts.query or parts.fragment:
-        raise InvalidArgumentError(
-            f"base_url {base_url!r} must not have a query or fragment: pass only scheme, host, "
-            "port and (behind a proxy) a path prefix"
-        )
-    return base_url
-
-
-def _check_api_token(api_token: object) -> str:
-    if not isinstance(api_token, str):
-        raise InvalidArgumentError(f"api_token must be a string, got {type(api_token).__name__}")
-    if not api_token.strip():
-        raise InvalidArgumentError(
-            "api_token must not be empty: pass the token the server was started with"
-        )
-    if not all(" " <= character <= "~" for character in api_token):
-        raise InvalidArgumentError(
-            "api_token may only contain printable ASCII characters (it is sent in an HTTP "
-            "header); check for a stray newline or a copied non-ASCII character"
-        )
-    return api_token
-
-
-def _check_seconds(value: object, what: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidArgumentError(
-            f"{what} must be a number of seconds or None, got {type(value).__name__}"
-        )
-    if not math.isfinite(value) or value <= 0:
-        raise InvalidArgumentError(
-            f"{what} must be a positive number of seconds (or None for no limit), got {value!r}"
-        )
-    return float(value)
-
-
-def _check_api_version(value: object) -> ApiVersion | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or value not in (1, 2):
-        raise InvalidArgumentError(
-            f"api_version must be 1, 2 or None (probe the server), got {value!r}"
-        )
-    return ApiVersion(value)
+    return closed_error(_CLOSED_HOW)
 
 
 class Client:
@@ -154,17 +83,17 @@ class Client:
         api_version: Literal[1, 2] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._base_url = _check_base_url(base_url)
-        self._api_token = _check_api_token(api_token)
+        self._base_url = check_base_url(base_url)
+        self._api_token = check_api_token(api_token)
         self._transport = open_transport(
             self._base_url,
             http_client=http_client,
-            timeout=_check_seconds(timeout, "timeout"),
-            stall_timeout=_check_seconds(stall_timeout, "stall_timeout"),
-            connect_timeout=_check_seconds(connect_timeout, "connect_timeout"),
+            timeout=check_seconds(timeout, "timeout"),
+            stall_timeout=check_seconds(stall_timeout, "stall_timeout"),
+            connect_timeout=check_seconds(connect_timeout, "connect_timeout"),
             transport=transport,
         )
-        self._negotiation = Negotiation(_check_api_version(api_version))
+        self._negotiation = Negotiation(check_api_version(api_version))
         self._probe_lock = asyncio.Lock()
         self._probe_lock_loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -199,6 +128,15 @@ class Client:
     ) -> None:
         await self.aclose()
 
+    def __enter__(self) -> Any:
+        raise AsyncMismatchError(
+            "eventsourcingdb.Client is the async client: use it with `async with`, not `with`; "
+            "in blocking code, use eventsourcingdb.sync.Client"
+        )
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Never reached: `__enter__` refuses."""
+
     async def aclose(self) -> None:
         """Close the client and the connections it opened; using it afterwards raises.
 
@@ -218,6 +156,9 @@ class Client:
         if self._closed:
             raise _closed_error()
 
+    def _closed_how(self) -> str | None:
+        return _CLOSED_HOW if self._closed else None
+
     # --- the core: version, sending, documents, streams --------------------------------------
 
     async def _send(self, request: Request) -> Response:
@@ -227,13 +168,11 @@ class Client:
             try:
                 response = await self._transport.send(request, request.headers(self._api_token))
             except TransportFailure as failure:
-                if self._closed:
-                    raise _closed_error() from None
-                if calls.may_retry(request, failure, attempt):
-                    attempt += 1
-                    _log.info("retrying %s once: %s", request.target, failure.kind.value)
-                    continue
-                raise failure_error(request, failure, self._base_url) from failure.cause
+                settle_failure(
+                    request, failure, attempt, closed=self._closed_how(), base_url=self._base_url
+                )
+                attempt += 1
+                continue
             _log.debug("%s -> %d", request.target, response.status)
             return response
 
@@ -326,16 +265,13 @@ class Client:
                         if decoder.done:
                             if decoder.failure is not None:
                                 raise decoder.failure
-                            await answer.drain(_END_GRACE)
+                            await answer.drain(END_GRACE)
                             return
             except TransportFailure as failure:
-                if self._closed:
-                    raise _closed_error() from None
-                if calls.may_retry(request, failure, attempt):
-                    attempt += 1
-                    _log.info("retrying %s once: %s", request.target, failure.kind.value)
-                    continue
-                raise failure_error(request, failure, self._base_url) from failure.cause
+                settle_failure(
+                    request, failure, attempt, closed=self._closed_how(), base_url=self._base_url
+                )
+                attempt += 1
 
     # --- the API -----------------------------------------------------------------------------
 
@@ -373,7 +309,7 @@ class Client:
         `ConcurrencyError`; a lost answer raises `OutcomeUnknownError` (never retried), and a
         write cancelled after it was sent is marked for `is_outcome_unknown`.
         """
-        call = calls.write_events(_one_of(event_candidates, events), preconditions)
+        call = calls.write_events(one_of(event_candidates, events), preconditions)
         self._check_open()
         return await self._write(call)
 
@@ -445,10 +381,7 @@ class Client:
         """`subject` and, with `options.recursive` (the default without options), every known
         subject below it: `/` lists all. `base_subject` is the official SDK 1.x's name of
         `subject`; pass one of them."""
-        if subject is None and base_subject is not None:
-            call = calls.read_subjects(base_subject, options, what="base_subject")
-        else:
-            call = calls.read_subjects(_one_of(subject, base_subject, "subject"), options)
+        call = read_subjects_call(subject, options, base_subject)
         self._check_open()
         return Stream(self._stream(call))
 

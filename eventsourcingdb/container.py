@@ -26,6 +26,7 @@ from eventsourcingdb._extras import import_extra
 from eventsourcingdb.errors import ContainerError, InvalidArgumentError
 
 if TYPE_CHECKING:
+    from eventsourcingdb import sync
     from eventsourcingdb.client import Client
 
 _logger = logging.getLogger("eventsourcingdb.container")
@@ -316,6 +317,13 @@ class Container:
 
         kwargs.setdefault("api_token", self._api_token)
         return Client(base_url=self.get_base_url(), **kwargs)
+
+    def get_sync_client(self, **kwargs: Any) -> sync.Client:
+        """A new blocking client for this container; keyword arguments go to `sync.Client`."""
+        from eventsourcingdb.sync import Client as SyncClient
+
+        kwargs.setdefault("api_token", self._api_token)
+        return SyncClient(base_url=self.get_base_url(), **kwargs)
 
     def get_signing_key(self) -> Ed25519PrivateKey:
         """The private key the server signs with (after `with_signing_key()`)."""

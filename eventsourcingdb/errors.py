@@ -14,6 +14,7 @@ EventSourcingDBError                   (CustomError)
 ├── ClientClosedError                  the client was used after aclose()
 ├── EventLoopMismatchError             the client was used in an event loop other than its own
 ├── IncompatibleServerError            the call needs the v2 API, which the server lacks
+├── AsyncMismatchError                 an async object used from blocking code, or the reverse
 ├── TransportError                     the server could not be reached, or the connection broke
 │   ├── StreamStalledError             no byte within the stall timeout (ConnectionStalledError,
 │   │                                  HeartbeatTimeoutError); also a ServerError
@@ -185,6 +186,12 @@ class IncompatibleServerError(EventSourcingDBError):
         "needs; upgrade it to EventSourcingDB 1.3 or newer",
     ) -> None:
         super().__init__(message)
+
+
+class AsyncMismatchError(EventSourcingDBError, TypeError):
+    """An async object was used from blocking code, or a blocking one from async code (for
+    example `for` over an async stream, or an `httpx.AsyncClient` given to the blocking client);
+    the message says which twin to use instead."""
 
 
 class TransportError(EventSourcingDBError):
@@ -496,6 +503,7 @@ HashVerificationFailedError = HashMismatchError
 SignatureVerificationFailedError = SignatureMismatchError
 
 __all__ = [
+    "AsyncMismatchError",
     "AuthenticationError",
     "ClientClosedError",
     "ClientError",

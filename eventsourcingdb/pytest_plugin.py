@@ -2,7 +2,8 @@
 
 Installed with the package (entry point `pytest11`), so the fixtures are there in any test suite:
 `esdb_server`, `esdb_client`, `esdb_namespace`, `esdb_verification_key`, `esdb_store`,
-`esdb_repository`, `esdb_runner` and `esdb_faults`.
+`esdb_repository`, `esdb_runner` and `esdb_faults`, and for blocking code `esdb_sync_client` (no
+pytest-asyncio needed).
 The target is chosen with `--esdb-target` (or the `ESDB_TARGET` variable):
 
 - `in-process` (default): the embedded emulator, in this process, with no socket;
@@ -30,6 +31,7 @@ from eventsourcingdb.testing import Namespace, RemoteServer, ServerHandle, Targe
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+    from eventsourcingdb import sync
     from eventsourcingdb.aggregates import Repository
     from eventsourcingdb.client import Client
     from eventsourcingdb.emulator.faults import Faults
@@ -236,6 +238,14 @@ def _runner_fixture() -> Any:
 
 
 esdb_runner = _runner_fixture()
+
+
+@pytest.fixture
+def esdb_sync_client(esdb_server: ServerHandle) -> Iterator[sync.Client]:
+    """A blocking client (`eventsourcingdb.sync.Client`) connected to `esdb_server`, closed
+    after the test."""
+    with esdb_server.get_sync_client() as client:
+        yield client
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from eventsourcingdb._validation import check_event_type, check_subject
 
 if TYPE_CHECKING:
+    from eventsourcingdb import sync
     from eventsourcingdb.client import Client
 
 
@@ -45,6 +46,8 @@ class ServerHandle(Protocol):
 
     def get_client(self, **kwargs: Any) -> Client: ...
 
+    def get_sync_client(self, **kwargs: Any) -> sync.Client: ...
+
 
 class RemoteServer:
     """A server that runs elsewhere, named by its base URL and API token."""
@@ -70,6 +73,13 @@ class RemoteServer:
 
         kwargs.setdefault("api_token", self._api_token)
         return Client(base_url=self._base_url, **kwargs)
+
+    def get_sync_client(self, **kwargs: Any) -> sync.Client:
+        """A new blocking client for this server; keyword arguments go to `sync.Client`."""
+        from eventsourcingdb.sync import Client as SyncClient
+
+        kwargs.setdefault("api_token", self._api_token)
+        return SyncClient(base_url=self._base_url, **kwargs)
 
 
 _TYPE_LABEL = re.compile(r"[^0-9a-z]+")

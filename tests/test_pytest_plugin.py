@@ -12,7 +12,8 @@ import pytest
 from eventsourcingdb.emulator import Emulator
 from eventsourcingdb.testing import Namespace, Target
 
-_INTEGRATION_SUITE = Path(__file__).parent / "integration" / "test_against_a_server.py"
+_TESTS = Path(__file__).parent
+_INTEGRATION_SUITE = _TESTS / "integration" / "test_against_a_server.py"
 
 _TWO_TESTS_THAT_EACH_NEED_AN_EMPTY_STORE = """
 import pytest
@@ -87,6 +88,26 @@ def test_faults_skip_where_the_server_is_not_the_emulator(
     result.stdout.fnmatch_lines(["*fault injection needs the emulator; the target is url*"])
 
 
+def test_blocking_tests_get_a_blocking_client_on_every_emulator_target(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+from eventsourcingdb.sync import Client
+
+EVENT = {"source": "https://t.example.com", "subject": "/a", "type": "io.x.y", "data": {}}
+
+def test_a_plain_test(esdb_sync_client):
+    assert isinstance(esdb_sync_client, Client)
+    assert esdb_sync_client.write_events([EVENT])[0].event_id == "0"
+    assert [e.subject for e in esdb_sync_client.read_events("/a")] == ["/a"]
+"""
+    )
+    for target in ("in-process", "socket"):
+        result = pytester.runpytest_subprocess(f"--esdb-target={target}", "-p", "no:asyncio")
+        result.assert_outcomes(passed=1)
+
+
 def test_the_target_can_come_from_the_environment(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -135,6 +156,10 @@ def test_namespaces_are_unique(esdb_namespace, request):
     (pytester.path / "test_against_a_server.py").write_text(
         _INTEGRATION_SUITE.read_text(encoding="utf-8"), encoding="utf-8"
     )
+    helpers = pytester.mkpydir("tests")  # the suite runs both twins with our test helpers
+    for name in ("twins.py", "conftest.py"):
+        (helpers / name).write_text((_TESTS / name).read_text(encoding="utf-8"), encoding="utf-8")
+    (pytester.path / "conftest.py").write_text("from tests.conftest import *  # noqa: F403\n")
     with Emulator().with_api_token("shared-secret") as shared:
         _write_someone_elses_events(shared.get_base_url(), "shared-secret")
         monkeypatch.setenv("ESDB_URL", shared.get_base_url())
@@ -143,7 +168,7 @@ def test_namespaces_are_unique(esdb_namespace, request):
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) == 0, result.stdout.str()
     assert outcomes["skipped"] == 1
-    assert outcomes["passed"] == 12
+    assert outcomes["passed"] == 1 + 2 * 11  # the namespace test, then 11 tests for each twin
 
 
 def _write_someone_elses_events(base_url: str, api_token: str) -> None:

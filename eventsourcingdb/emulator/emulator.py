@@ -28,6 +28,7 @@ from eventsourcingdb.emulator.server import EmulatorServer, SocketServer
 from eventsourcingdb.errors import ContainerError, InvalidArgumentError
 
 if TYPE_CHECKING:
+    from eventsourcingdb import sync
     from eventsourcingdb.client import Client
 
 __all__ = ["IN_PROCESS_BASE_URL", "IN_PROCESS_HOST", "Emulator"]
@@ -376,3 +377,13 @@ class Emulator:
             kwargs["transport"] = self.async_transport()
         kwargs.setdefault("api_token", self._api_token)
         return Client(base_url=self.get_base_url(), **kwargs)
+
+    def get_sync_client(self, **kwargs: Any) -> sync.Client:
+        """A new blocking `sync.Client` for this emulator (in process: over the sync in-process
+        transport). Keyword arguments go to `sync.Client`, and may override the API token."""
+        from eventsourcingdb.sync import Client as SyncClient
+
+        if self._in_process and "http_client" not in kwargs and "transport" not in kwargs:
+            kwargs["transport"] = self.sync_transport()
+        kwargs.setdefault("api_token", self._api_token)
+        return SyncClient(base_url=self.get_base_url(), **kwargs)

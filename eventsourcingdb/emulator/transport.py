@@ -154,23 +154,38 @@ async def _next_chunk(chunks: AsyncIterator[bytes]) -> bytes | None:
         return None
 
 
-class _SyncStream(httpx.SyncByteStream):
-    """A response body for sync clients: each chunk is fetched from the loop thread on demand."""
+def _read_timeout(request: httpx.Request) -> float | None:
+    """The request's read timeout, which this transport applies as httpx's own ones do."""
+    timeouts = request.extensions.get("timeout", {})
+    seconds = timeouts.get("read") if isinstance(timeouts, dict) else None
+    return seconds if isinstance(seconds, int | float) else None
 
-    def __init__(self, chunks: AsyncIterator[bytes], loop: LoopThread) -> None:
+
+class _SyncStream(httpx.SyncByteStream):
+    """A response body for sync clients: each chunk is fetched from the loop thread on demand,
+    each wait limited by the request's read timeout (`httpx.ReadTimeout`, as on a socket)."""
+
+    def __init__(
+        self, chunks: AsyncIterator[bytes], loop: LoopThread, read_timeout: float | None
+    ) -> None:
         self._chunks = chunks
         self._loop = loop
+        self._read_timeout = read_timeout
         self._pending: concurrent.futures.Future[bytes | None] | None = None
 
     def __iter__(self) -> Iterator[bytes]:
         while True:
             try:
                 self._pending = self._loop.submit(_next_chunk(self._chunks))
-                chunk = self._pending.result()
+                chunk = self._pending.result(self._read_timeout)
             except (LoopClosedError, concurrent.futures.CancelledError):
                 raise httpx.ReadError(_STOPPED) from None
             except ConnectionDropped:
                 raise httpx.RemoteProtocolError(_CUT_BODY) from None
+            except concurrent.futures.TimeoutError:
+                if self._pending is not None:
+                    self._pending.cancel()
+                raise httpx.ReadTimeout("no chunk within the read timeout") from None
             finally:
                 self._pending = None
             if chunk is None:
@@ -202,12 +217,17 @@ class EmulatorTransport(httpx.BaseTransport):
         if self._handler.is_closed or not self._loop.is_alive:
             raise httpx.ConnectError(_STOPPED, request=request)
         body = request.read()
+        read_timeout = _read_timeout(request)
         try:
-            response: Response = self._loop.run(self._handler.handle(_to_request(request, body)))
+            answer = self._loop.submit(self._handler.handle(_to_request(request, body)))
+            response: Response = answer.result(read_timeout)
         except (LoopClosedError, concurrent.futures.CancelledError):
             raise httpx.ConnectError(_STOPPED, request=request) from None
         except ConnectionDropped:
             raise httpx.RemoteProtocolError(_NO_ANSWER, request=request) from None
+        except concurrent.futures.TimeoutError:
+            answer.cancel()
+            raise httpx.ReadTimeout("no answer within the read timeout", request=request) from None
         if isinstance(response.body, bytes):
             return httpx.Response(
                 response.status, headers=response.headers, content=response.body, request=request
@@ -215,6 +235,6 @@ class EmulatorTransport(httpx.BaseTransport):
         return httpx.Response(
             response.status,
             headers=response.headers,
-            stream=_SyncStream(response.body, self._loop),
+            stream=_SyncStream(response.body, self._loop, read_timeout),
             request=request,
         )

@@ -1,14 +1,21 @@
 """Fixtures of the client tests: a scripted fake server and the emulator in both API modes (v2 +
-v1, and v1 only), each reached through both backends of the client's transport:
+v1, and v1 only), each reached by both twins of the client, the async one through both backends
+of its transport:
 
-* `httpx`: the client is given an httpx client (the fake's mock transport, the emulator's
+* `httpx`: the async client is given an httpx client (the fake's mock transport, the emulator's
   in-process transport);
-* `aiohttp`: the client's own connection pool, on a loopback socket.
+* `aiohttp`: the async client's own connection pool, on a loopback socket;
+* `sync`: the blocking `eventsourcingdb.sync.Client` with its own pool (httpx), on a loopback
+  socket, behind an async face (`tests/twins.py`).
+
+`backend` is parametrised here (and `twin` follows from it): all three, or only the async ones
+for a test marked `@pytest.mark.twins("async", reason=...)`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Literal
@@ -17,17 +24,29 @@ import httpx
 import pytest
 
 from eventsourcingdb import Client
+from eventsourcingdb.sync import Client as SyncClient
 from tests.client.client_fakes import BASE_URL, TOKEN, FakeServer
+from tests.twins import SyncBridge, Twin, as_async, in_thread, new_client
 
-Backend = Literal["httpx", "aiohttp"]
+Backend = Literal["httpx", "aiohttp", "sync"]
 Connect = Callable[..., contextlib.AbstractAsyncContextManager[Client]]
+_BACKENDS: dict[Twin, list[Backend]] = {Twin.ASYNC: ["httpx", "aiohttp"], Twin.SYNC: ["sync"]}
 
 
-@pytest.fixture(params=["httpx", "aiohttp"])
-def backend(request: pytest.FixtureRequest) -> Backend:
-    """The backend the client sends through (see the module's docstring)."""
-    chosen: Backend = request.param
-    return chosen
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrise `backend` (see the module's docstring)."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("twins")
+    twins = [Twin(name) for name in marker.args] if marker is not None else list(Twin)
+    chosen = [backend for twin in twins for backend in _BACKENDS[twin]]
+    metafunc.parametrize("backend", chosen)
+
+
+@pytest.fixture
+def twin(backend: Backend) -> Twin:
+    """The twin of the client under test."""
+    return Twin.SYNC if backend == "sync" else Twin.ASYNC
 
 
 def refused_url() -> str:
@@ -47,6 +66,15 @@ def connect(backend: Backend) -> Connect:
     async def open_client(
         fake: FakeServer | None, token: str = TOKEN, **options: Any
     ) -> AsyncIterator[Client]:
+        if backend == "sync":
+            async with contextlib.AsyncExitStack() as stack:
+                url = (
+                    refused_url() if fake is None else await stack.enter_async_context(fake.serve())
+                )
+                blocking = SyncClient(url, token, **options)
+                stack.push_async_callback(in_thread, blocking.close)
+                yield as_async(blocking)
+            return
         if backend == "httpx":
             mock = httpx.MockTransport(_refuse) if fake is None else fake.transport()
             async with (
@@ -83,10 +111,23 @@ def fake(api: int) -> FakeServer:
 
 
 @pytest.fixture
-async def http_client(fake: FakeServer) -> AsyncIterator[httpx.AsyncClient]:
-    """An httpx client whose requests go to `fake`."""
-    async with httpx.AsyncClient(transport=fake.transport()) as http:
-        yield http
+async def http_client(
+    fake: FakeServer, twin: Twin
+) -> AsyncIterator[httpx.AsyncClient | httpx.Client]:
+    """An httpx client of `twin`'s kind whose requests go to `fake` (the blocking one through
+    a bridge to the fake's async transport)."""
+    if twin is Twin.ASYNC:
+        async with httpx.AsyncClient(transport=fake.transport()) as http:
+            yield http
+        return
+    with httpx.Client(transport=SyncBridge(fake.transport())) as blocking_http:
+        yield blocking_http
+
+
+@pytest.fixture
+def new(twin: Twin) -> Callable[..., Client]:
+    """Creates a client of `twin` (not yet used): `new(base_url, api_token, **settings)`."""
+    return functools.partial(new_client, twin)
 
 
 @pytest.fixture
@@ -102,7 +143,7 @@ async def mock_client(fake: FakeServer, connect: Connect) -> AsyncIterator[Clien
 @pytest.fixture(params=["v2", "v1-only"])
 def emulator(request: pytest.FixtureRequest, backend: Backend) -> Iterator[Any]:
     """The emulator, speaking both APIs or only v1, with a signing key: in process for the
-    httpx backend, on a loopback socket for the aiohttp one."""
+    httpx backend, on a loopback socket for the others."""
     emulator_module = pytest.importorskip("eventsourcingdb.emulator")
     instance = emulator_module.Emulator(in_process=backend == "httpx").with_signing_key()
     if request.param == "v1-only":
@@ -115,7 +156,11 @@ def emulator(request: pytest.FixtureRequest, backend: Backend) -> Iterator[Any]:
 
 
 @pytest.fixture
-async def client(emulator: Any) -> AsyncIterator[Client]:
-    """A Client talking to `emulator` (in process over httpx, or on its socket)."""
+async def client(emulator: Any, twin: Twin) -> AsyncIterator[Client]:
+    """A client of `twin` talking to `emulator` (in process over httpx, or on its socket)."""
+    if twin is Twin.SYNC:
+        async with as_async(emulator.get_sync_client(stall_timeout=10.0)) as blocking:
+            yield blocking
+        return
     async with emulator.get_client(stall_timeout=10.0) as esdb:
         yield esdb

@@ -40,6 +40,7 @@ from eventsourcingdb import (
 )
 from eventsourcingdb.emulator import Emulator
 from tests.client.conftest import Backend
+from tests.twins import Twin, new_client, server_client
 
 SOURCE = "https://library.eventsourcingdb.io"
 ACQUIRED = "io.eventsourcingdb.library.book-acquired"
@@ -81,8 +82,8 @@ async def test_ping_verify_and_version(client: Client, emulator: Emulator) -> No
     assert client.api_version == (1 if v1_only(emulator) else 2)
 
 
-async def test_a_wrong_token_is_refused_but_ping_works(emulator: Emulator) -> None:
-    async with emulator.get_client(api_token="wrong") as client:
+async def test_a_wrong_token_is_refused_but_ping_works(emulator: Emulator, twin: Twin) -> None:
+    async with server_client(twin, emulator, api_token="wrong") as client:
         await client.ping()
         with pytest.raises(AuthenticationError) as caught:
             await client.verify_api_token()
@@ -378,10 +379,10 @@ async def test_observe_waits_for_a_missing_event(library: Client) -> None:
     await events.aclose()
 
 
-async def test_heartbeats_keep_a_quiet_observation_alive(backend: Backend) -> None:
+async def test_heartbeats_keep_a_quiet_observation_alive(backend: Backend, twin: Twin) -> None:
     emulator = Emulator(in_process=backend == "httpx").with_heartbeat_interval(0.05).start()
     try:
-        async with emulator.get_client(stall_timeout=0.3) as client:
+        async with server_client(twin, emulator, stall_timeout=0.3) as client:
             events = client.observe_events("/")
             pending = asyncio.ensure_future(anext(events))
             await asyncio.sleep(1.0)
@@ -397,10 +398,10 @@ async def test_heartbeats_keep_a_quiet_observation_alive(backend: Backend) -> No
 
 
 @pytest.mark.parametrize("versions", [(1, 2), (1,)], ids=["v2", "v1-only"])
-async def test_over_a_socket(versions: tuple[int, ...]) -> None:
+async def test_over_a_socket(versions: tuple[int, ...], twin: Twin) -> None:
     emulator = Emulator().with_api_versions(*versions).with_hash_version(2).with_signing_key()
     with emulator:
-        async with Client(emulator.get_base_url(), emulator.get_api_token()) as client:
+        async with new_client(twin, emulator.get_base_url(), emulator.get_api_token()) as client:
             await client.ping()
             written = await client.write_events([event("/books/1"), event("/books/2")])
             for item in written:
@@ -416,11 +417,11 @@ async def test_over_a_socket(versions: tuple[int, ...]) -> None:
             ]
 
 
-async def test_hash_v2_events_verify(emulator: Emulator, backend: Backend) -> None:
+async def test_hash_v2_events_verify(emulator: Emulator, backend: Backend, twin: Twin) -> None:
     emulator.stop()
     v2 = Emulator(in_process=backend == "httpx").with_hash_version(2).with_signing_key().start()
     try:
-        async with v2.get_client() as client:
+        async with server_client(twin, v2) as client:
             written = await client.write_events(
                 [
                     {

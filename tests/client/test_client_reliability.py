@@ -1,4 +1,5 @@
-"""The client against a flaky server: the emulator's injected faults, over both front ends.
+"""The client against a flaky server: the emulator's injected faults, over both front ends, for
+both twins.
 
 What docs/errors.md promises: a write whose answer is lost raises `OutcomeUnknownError` (and a
 resend with a precondition cannot duplicate it), a refusal is a `ServerError` and nothing is
@@ -27,6 +28,7 @@ from eventsourcingdb import (
     TransportError,
 )
 from eventsourcingdb.emulator import Emulator
+from tests.twins import Twin, server_client
 
 TIMEOUT = 10.0
 SUBJECT = "/books/42"
@@ -48,8 +50,8 @@ def emulator(request: pytest.FixtureRequest) -> Iterator[Emulator]:
 
 
 @pytest.fixture
-async def client(emulator: Emulator) -> AsyncIterator[Client]:
-    async with emulator.get_client(stall_timeout=5.0) as connected:
+async def client(emulator: Emulator, twin: Twin) -> AsyncIterator[Client]:
+    async with server_client(twin, emulator, stall_timeout=5.0) as connected:
         await connected.ping()  # the API version is settled before faults are armed
         yield connected
 
@@ -130,8 +132,10 @@ async def test_an_observer_sees_the_broken_connection_and_resumes_after_its_last
     assert seen == ["0", "1", "2"]
 
 
-async def test_a_stalled_observation_raises_stream_stalled_error(emulator: Emulator) -> None:
-    async with emulator.get_client(stall_timeout=0.3) as impatient:
+async def test_a_stalled_observation_raises_stream_stalled_error(
+    emulator: Emulator, twin: Twin
+) -> None:
+    async with server_client(twin, emulator, stall_timeout=0.3) as impatient:
         await impatient.ping()
         emulator.faults.stall_streams(60)
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -45,6 +45,7 @@ from tests.client.client_fakes import (
     respond,
 )
 from tests.client.conftest import Backend, Connect
+from tests.twins import Twin, client_class, new_client
 
 BOOK = {
     "source": "https://library.eventsourcingdb.io",
@@ -484,20 +485,22 @@ async def test_bad_arguments_are_refused_before_any_request(
         ({"timeout": 0}, "positive number"),
         ({"stall_timeout": float("inf")}, "positive number"),
         ({"api_version": 3}, "api_version"),
-        ({"http_client": object()}, "httpx.AsyncClient"),
+        ({"http_client": object()}, r"httpx\.(Async)?Client"),
     ],
 )
-def test_bad_client_settings_are_refused(kwargs: dict[str, Any], message: str) -> None:
+def test_bad_client_settings_are_refused(kwargs: dict[str, Any], message: str, twin: Twin) -> None:
     settings: dict[str, Any] = {"base_url": BASE_URL, "api_token": TOKEN, **kwargs}
     with pytest.raises(InvalidArgumentError, match=message):
-        Client(**settings)
+        client_class(twin)(**settings)
 
 
 # --- life cycle ------------------------------------------------------------------------------
 
 
-async def test_a_closed_client_refuses_every_call(http_client: httpx.AsyncClient) -> None:
-    client = Client(BASE_URL, TOKEN, http_client=http_client)
+async def test_a_closed_client_refuses_every_call(
+    http_client: httpx.AsyncClient | httpx.Client, new: Callable[..., Client]
+) -> None:
+    client = new(BASE_URL, TOKEN, http_client=http_client)
     await client.aclose()
     await client.aclose()
     assert client.closed
@@ -514,9 +517,9 @@ async def test_a_closed_client_refuses_every_call(http_client: httpx.AsyncClient
 
 
 async def test_a_client_works_without_async_with_and_opens_nothing_until_used(
-    fake: FakeServer,
+    fake: FakeServer, new: Callable[..., Client]
 ) -> None:
-    client = Client(BASE_URL, TOKEN, http_client=httpx.AsyncClient(transport=fake.transport()))
+    client = new(BASE_URL, TOKEN, transport=fake.transport())
     assert fake.requests == []
     await client.ping()
     assert client.api_version in (1, 2)
@@ -669,8 +672,8 @@ async def test_logs_carry_neither_token_nor_data(
     assert "Space Odyssey" not in text
 
 
-def test_the_repr_shows_no_token() -> None:
-    client = Client(BASE_URL, TOKEN)
+def test_the_repr_shows_no_token(twin: Twin) -> None:
+    client = client_class(twin)(BASE_URL, TOKEN)
     assert TOKEN not in repr(client)
     assert "esdb.test" in repr(client)
 
@@ -695,9 +698,10 @@ async def test_base_urls_with_a_slash_or_a_path_prefix(
         ):
             await client.ping()
     else:
+        twin = Twin.SYNC if backend == "sync" else Twin.ASYNC
         async with (
             fake.serve() as url,
-            Client(url + base_url.removeprefix("http://esdb.test"), TOKEN) as client,
+            new_client(twin, url + base_url.removeprefix("http://esdb.test"), TOKEN) as client,
         ):
             await client.ping()
     assert fake.paths() == [expected]

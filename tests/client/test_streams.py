@@ -1,7 +1,9 @@
 """The streams the client returns: closable from another task, and never keeping a connection.
 
 Over the in-process emulator for behaviour, and over the emulator on a socket where the
-connection pool matters (what a stream holds, and what it gives back).
+connection pool matters (what a stream holds, and what it gives back). The blocking twin runs
+them too (its streams closed from another thread), except those about asyncio's task semantics;
+its own stream semantics are in `tests/sync`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from eventsourcingdb import (
 from eventsourcingdb._transport_aiohttp import AiohttpTransport
 from eventsourcingdb.emulator import Emulator
 from tests.client.conftest import Backend
+from tests.twins import AsyncStream, Twin, new_client, server_client
 
 SOURCE = "https://library.eventsourcingdb.io"
 ACQUIRED = "io.eventsourcingdb.library.book-acquired"
@@ -36,13 +39,16 @@ def book(subject: str = "/books/42") -> dict[str, Any]:
     return {"source": SOURCE, "subject": subject, "type": ACQUIRED, "data": {"title": "Dune"}}
 
 
+ASYNCIO_TASKS = "asyncio's task semantics of the async stream (the blocking one's: tests/sync)"
+
+
 @pytest.fixture
-async def client(backend: Backend) -> AsyncIterator[Client]:
+async def client(backend: Backend, twin: Twin) -> AsyncIterator[Client]:
     """A client of the emulator (in process over httpx, or on a socket), with two events on
     /books/42."""
     emulator = Emulator(in_process=backend == "httpx").start()
     try:
-        async with emulator.get_client() as esdb:
+        async with server_client(twin, emulator) as esdb:
             await esdb.write_events([book(), book()])
             yield esdb
     finally:
@@ -67,12 +73,19 @@ async def consume(stream: AsyncIterator[Any], seen: list[Any]) -> str:
     return "the loop ended"
 
 
+def waits(stream: AsyncGenerator[Any, None], task: asyncio.Task[Any]) -> bool:
+    """Whether `task` waits in the stream (the blocking twin: a thread runs a step of it)."""
+    if isinstance(stream, AsyncStream):
+        return getattr(stream.blocking, "_owner", None) is not None
+    return getattr(stream, "_task", None) is task
+
+
 async def until_waiting(stream: AsyncGenerator[Any, None], task: asyncio.Task[Any]) -> None:
     """Let `task` run until it waits in the stream for the server (observing: for new events)."""
     for _ in range(200):
         await asyncio.sleep(0.01)
         assert not task.done()
-        if getattr(stream, "_task", None) is task:
+        if waits(stream, task):
             return
     raise AssertionError("the consumer never waited in the stream")
 
@@ -80,6 +93,7 @@ async def until_waiting(stream: AsyncGenerator[Any, None], task: asyncio.Task[An
 # --- the shape -------------------------------------------------------------------------------
 
 
+@pytest.mark.twins("async", reason=ASYNCIO_TASKS)
 async def test_every_stream_is_an_async_generator(client: Client) -> None:
     for name, make in streams(client).items():
         stream = make()
@@ -92,6 +106,7 @@ async def test_every_stream_is_an_async_generator(client: Client) -> None:
         await stream.aclose()  # twice is fine
 
 
+@pytest.mark.twins("async", reason=ASYNCIO_TASKS)
 async def test_asend_and_athrow_behave_like_a_generators(client: Client) -> None:
     stream = client.read_events("/books/42")
     assert (await stream.asend(None)).event_id == "0"
@@ -106,6 +121,7 @@ async def test_asend_and_athrow_behave_like_a_generators(client: Client) -> None
         await anext(thrown)
 
 
+@pytest.mark.twins("async", reason=ASYNCIO_TASKS)
 async def test_a_second_concurrent_anext_is_refused(client: Client) -> None:
     observed = client.observe_events("/books/42")
     assert (await anext(observed)).event_id == "0"
@@ -136,6 +152,7 @@ async def test_aclose_from_another_task_ends_an_observation_cleanly(client: Clie
         await anext(stream)
 
 
+@pytest.mark.twins("async", reason=ASYNCIO_TASKS)
 async def test_the_consumer_task_is_not_left_cancelled(client: Client) -> None:
     stream = client.observe_events("/books/42")
 
@@ -164,6 +181,7 @@ async def test_an_outer_cancellation_of_the_consumer_still_propagates(client: Cl
         await anext(stream)
 
 
+@pytest.mark.twins("async", reason=ASYNCIO_TASKS)
 async def test_an_outer_cancellation_together_with_aclose_still_propagates(
     client: Client,
 ) -> None:
@@ -192,11 +210,11 @@ async def test_a_timeout_around_the_loop_still_fires(client: Client) -> None:
 
 
 async def test_an_observation_outlives_the_client_timeout_while_heartbeats_flow(
-    backend: Backend,
+    backend: Backend, twin: Twin
 ) -> None:
     emulator = Emulator(in_process=backend == "httpx").with_heartbeat_interval(0.1).start()
     try:
-        async with emulator.get_client(timeout=0.5, stall_timeout=1.0) as esdb:
+        async with server_client(twin, emulator, timeout=0.5, stall_timeout=1.0) as esdb:
             stream = esdb.observe_events("/", ObserveEventsOptions(recursive=True))
             seen: list[Any] = []
             consumer = asyncio.create_task(consume(stream, seen))
@@ -227,11 +245,12 @@ Busy = Callable[[], int]
 """How many connections of the client's pool are in use right now."""
 
 
-def httpx_busy(http: httpx.AsyncClient) -> Busy:
+def httpx_busy(http: httpx.AsyncClient | httpx.Client) -> Busy:
     """The connections in use of `http`'s pool (httpcore's pool, looked at directly)."""
 
     def busy() -> int:
-        pool = http._transport._pool  # type: ignore[attr-defined]
+        transport: Any = http._transport
+        pool = transport._pool
         return sum(1 for connection in pool.connections if not connection.is_idle())
 
     return busy
@@ -243,12 +262,20 @@ async def one_connection(
 ) -> AsyncIterator[tuple[Client, Busy]]:
     """A client whose pool has a single connection: a stream that keeps it blocks every call.
 
-    httpx: an injected client with one connection; aiohttp: the client's own pool, made one
-    connection small (the public API always has 100)."""
+    httpx (and the blocking twin): an injected client with one connection; aiohttp: the client's
+    own pool, made one connection small (the public API always has 100)."""
     socket_emulator.reset()
     url, token = socket_emulator.get_base_url(), socket_emulator.get_api_token()
     async with contextlib.AsyncExitStack() as stack:
-        if backend == "httpx":
+        if backend == "sync":
+            blocking_http = stack.enter_context(
+                httpx.Client(limits=httpx.Limits(max_connections=1))
+            )
+            esdb = await stack.enter_async_context(
+                new_client(Twin.SYNC, url, token, http_client=blocking_http, timeout=1.0)
+            )
+            busy = httpx_busy(blocking_http)
+        elif backend == "httpx":
             http = await stack.enter_async_context(
                 httpx.AsyncClient(limits=httpx.Limits(max_connections=1))
             )
@@ -392,6 +419,7 @@ async def test_more_aborted_streams_than_connections_in_sequence(
     "name",
     ["read_events", "observe_events", "run_eventql_query", "read_subjects", "read_event_types"],
 )
+@pytest.mark.twins("async", reason=ASYNCIO_TASKS)
 async def test_aclose_from_another_task_while_waiting_for_the_answer(
     one_connection: tuple[Client, Busy], name: str
 ) -> None:
@@ -432,10 +460,12 @@ async def test_a_write_that_found_no_free_connection_was_not_sent(
     assert [e.event_id async for e in esdb.read_events("/books/42")] == ["0", "1"]
 
 
-async def test_the_client_own_pool_names_its_connection_limit(socket_emulator: Emulator) -> None:
+async def test_the_client_own_pool_names_its_connection_limit(
+    socket_emulator: Emulator, twin: Twin
+) -> None:
     socket_emulator.reset()
-    async with Client(
-        socket_emulator.get_base_url(), socket_emulator.get_api_token(), timeout=1.0
+    async with new_client(
+        twin, socket_emulator.get_base_url(), socket_emulator.get_api_token(), timeout=1.0
     ) as esdb:
         await esdb.write_events([book()])
         holders = [esdb.observe_events("/books/42") for _ in range(100)]

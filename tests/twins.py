@@ -1,0 +1,323 @@
+"""Running one behaviour suite against both twins: the async objects and the blocking ones.
+
+The suites are written once, as async tests. For the blocking twin, a test gets an async face of
+the blocking object (`as_async`): each call runs the blocking method in a worker thread, which
+has no event loop, exactly as blocking code would call it, and each stream is the blocking
+generator stepped in worker threads (cancelling a step closes the stream from another thread,
+as blocking code would). The fake servers of the async tests answer the blocking client through
+`SyncBridge`, a blocking httpx transport over their async one.
+
+`twin` is parametrised by `tests/conftest.py`: `async` and `sync`, unless a test is marked
+`@pytest.mark.twins("async")` with the reason it cannot run on the other twin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import enum
+import functools
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
+from types import TracebackType
+from typing import Any, Protocol, TypeVar, cast
+
+import httpx
+
+from eventsourcingdb import Client
+from eventsourcingdb.emulator import Emulator
+from eventsourcingdb.emulator.transport import LoopClosedError, LoopThread
+from eventsourcingdb.sync import Client as SyncClient
+from eventsourcingdb.testing import ServerHandle
+
+T = TypeVar("T")
+
+
+class Twin(enum.StrEnum):
+    """Which twin a parametrised test runs against."""
+
+    ASYNC = "async"
+    SYNC = "sync"
+
+
+_WORKERS = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="blocking")
+"""Threads for blocking calls: more than any test keeps blocked at once (observers waiting
+for events that other calls write)."""
+
+
+async def in_thread(function: Callable[..., T], *args: Any) -> T:
+    """Run a blocking call in a worker thread (which has no event loop) and wait for it."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_WORKERS, functools.partial(function, *args))
+
+
+_END = object()
+
+
+def _next(stream: Iterator[Any]) -> Any:
+    return next(stream, _END)
+
+
+def _throw(stream: Generator[Any, None, None], typ: Any) -> Any:
+    try:
+        return stream.throw(typ)
+    except StopIteration:
+        return _END
+
+
+class AsyncStream(AsyncGenerator[T, None]):
+    """The async face of a blocking stream: each step runs in a worker thread."""
+
+    def __init__(self, stream: Generator[T, None, None]) -> None:
+        self.blocking = stream
+
+    def __aiter__(self) -> AsyncStream[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        return await self._step(_next)
+
+    async def asend(self, value: None, /) -> T:
+        return await self.__anext__()
+
+    async def athrow(self, typ: Any, val: Any = None, tb: Any = None, /) -> T:
+        return await self._step(_throw, typ)
+
+    async def _step(self, function: Callable[..., Any], *args: Any) -> T:
+        # The worker thread lets go of the stream as soon as the step returns, so that a stream
+        # dropped after `break` is finalised at once, as blocking code's would be.
+        holder = [self.blocking]
+        try:
+            item = await in_thread(lambda: function(holder.pop(), *args))
+        except asyncio.CancelledError:
+            # as a cancelled async step ends its stream: close it from this other thread
+            await asyncio.shield(in_thread(self.blocking.close))
+            raise
+        if item is _END:
+            raise StopAsyncIteration
+        return cast(T, item)
+
+    async def aclose(self) -> None:
+        await in_thread(self.blocking.close)
+
+
+class _AsyncClient:
+    """The async face of a blocking `eventsourcingdb.sync.Client`."""
+
+    _STREAMS = frozenset(
+        {"read_events", "observe_events", "run_eventql_query", "read_subjects", "read_event_types"}
+    )
+
+    def __init__(self, client: SyncClient) -> None:
+        self.blocking = client
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.blocking, name)
+        if name in self._STREAMS:
+            return lambda *args, **kwargs: AsyncStream(attribute(*args, **kwargs))
+        if name == "aclose":
+            raise AttributeError(name)
+        if callable(attribute):
+
+            async def call(*args: Any, **kwargs: Any) -> Any:
+                return await in_thread(functools.partial(attribute, *args, **kwargs))
+
+            return call
+        return attribute
+
+    async def aclose(self) -> None:
+        await in_thread(self.blocking.close)
+
+    async def __aenter__(self) -> _AsyncClient:
+        self.blocking.__enter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return repr(self.blocking)
+
+
+def as_async(client: SyncClient) -> Client:
+    """The blocking client with the async client's face, for the shared behaviour suites."""
+    return cast(Client, _AsyncClient(client))
+
+
+def blocking(client: Client) -> SyncClient:
+    """The blocking client behind a face made by `as_async`."""
+    face: Any = client
+    assert isinstance(face, _AsyncClient), f"{client!r} is not a blocking client's face"
+    return face.blocking
+
+
+# --- a blocking transport over an async one --------------------------------------------------
+
+
+def _read_timeout(request: httpx.Request) -> float | None:
+    timeouts = request.extensions.get("timeout", {})
+    seconds = timeouts.get("read") if isinstance(timeouts, dict) else None
+    return seconds if isinstance(seconds, int | float) else None
+
+
+def _wait(future: concurrent.futures.Future[T], seconds: float | None, request: httpx.Request) -> T:
+    """The result of a step on the loop, within the read timeout as a socket would give it."""
+    try:
+        return future.result(seconds)
+    except concurrent.futures.TimeoutError:
+        future.cancel()
+        raise httpx.ReadTimeout("timed out", request=request) from None
+    except concurrent.futures.CancelledError:
+        raise httpx.ReadError("the stream was closed", request=request) from None
+
+
+async def _next_chunk(chunks: AsyncIterator[bytes]) -> bytes | None:
+    try:
+        return await anext(chunks)
+    except StopAsyncIteration:
+        return None
+
+
+async def _aclose(stream: object) -> None:
+    if isinstance(stream, httpx.AsyncByteStream):
+        await stream.aclose()
+
+
+class _BridgedBody(httpx.SyncByteStream):
+    def __init__(self, response: httpx.Response, loop: LoopThread, request: httpx.Request) -> None:
+        self._stream = response.stream
+        self._chunks = aiter(cast(httpx.AsyncByteStream, response.stream))
+        self._loop = loop
+        self._request = request
+        self._pending: concurrent.futures.Future[bytes | None] | None = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            try:
+                self._pending = self._loop.submit(_next_chunk(self._chunks))
+            except LoopClosedError:
+                raise httpx.ReadError("the fake server stopped", request=self._request) from None
+            chunk = _wait(self._pending, _read_timeout(self._request), self._request)
+            self._pending = None
+            if chunk is None:
+                return
+            yield chunk
+
+    def close(self) -> None:
+        pending = self._pending
+        if pending is not None:
+            pending.cancel()
+        with contextlib.suppress(LoopClosedError, RuntimeError, concurrent.futures.TimeoutError):
+            self._loop.submit(_aclose(self._stream)).result(5)
+
+
+class SyncBridge(httpx.BaseTransport):
+    """A blocking httpx transport that hands each request to an async one on a loop thread,
+    honouring the request's read timeout as a socket would (`httpx.ReadTimeout`)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+        self._loop = LoopThread("sync-bridge")
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        bridged = httpx.Request(
+            request.method,
+            request.url,
+            headers=request.headers,
+            content=request.read(),
+            extensions=request.extensions,
+        )
+        try:
+            future = self._loop.submit(self._inner.handle_async_request(bridged))
+        except LoopClosedError:
+            raise httpx.ConnectError("the fake server stopped", request=request) from None
+        response = _wait(future, _read_timeout(request), request)
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_BridgedBody(response, self._loop, request),
+            request=request,
+            extensions=response.extensions,
+        )
+
+    def close(self) -> None:
+        with contextlib.suppress(LoopClosedError, RuntimeError, concurrent.futures.TimeoutError):
+            self._loop.submit(self._inner.aclose()).result(5)
+        self._loop.close()
+
+
+# --- opening a client of either twin ---------------------------------------------------------
+
+
+Server = Emulator | httpx.AsyncBaseTransport
+
+
+class Connect(Protocol):
+    """The `connect` fixture: a client of the twin under test for `server`, closed on exit."""
+
+    def __call__(
+        self,
+        server: Server,
+        *,
+        base_url: str | None = None,
+        token: str | None = None,
+        **settings: Any,
+    ) -> contextlib.AbstractAsyncContextManager[Client]: ...
+
+
+def new_client(twin: Twin, base_url: str, api_token: str, **settings: Any) -> Client:
+    """A client of `twin`, not yet used; an async `transport` (a fake server's) reaches the
+    blocking twin through `SyncBridge`."""
+    if twin is Twin.ASYNC:
+        return Client(base_url, api_token, **settings)
+    transport = settings.get("transport")
+    if isinstance(transport, httpx.AsyncBaseTransport):
+        settings["transport"] = SyncBridge(transport)
+    return as_async(SyncClient(base_url, api_token, **settings))
+
+
+def server_client(twin: Twin, server: ServerHandle, **settings: Any) -> Client:
+    """A client of `twin` from a server handle (`get_client` or `get_sync_client`), not yet
+    used; `async with` it to close it at the end."""
+    if twin is Twin.ASYNC:
+        return server.get_client(**settings)
+    return as_async(server.get_sync_client(**settings))
+
+
+def client_class(twin: Twin) -> Any:
+    """The client class of `twin`: `eventsourcingdb.Client` or `eventsourcingdb.sync.Client`."""
+    return Client if twin is Twin.ASYNC else SyncClient
+
+
+@contextlib.asynccontextmanager
+async def open_client(
+    twin: Twin, server: Server, base_url: str, api_token: str, **settings: Any
+) -> AsyncIterator[Client]:
+    """A client of `twin` for `server` (an in-process emulator, or an async transport such as a
+    fake server's), closed on exit; `settings` go to the client."""
+    if isinstance(server, Emulator):
+        transport: Any = server.async_transport() if twin is Twin.ASYNC else server.sync_transport()
+    else:
+        transport = server
+    async with new_client(twin, base_url, api_token, transport=transport, **settings) as client:
+        yield client
+
+
+__all__ = [
+    "AsyncStream",
+    "Connect",
+    "SyncBridge",
+    "Twin",
+    "as_async",
+    "blocking",
+    "client_class",
+    "in_thread",
+    "new_client",
+    "open_client",
+    "server_client",
+]

@@ -181,6 +181,7 @@ class Worker:
         self._stop = asyncio.Event()
         self.error = None
         self._connected = False
+        self._set_up = False  # setup(tx) runs once per start
         self.phase = Phase.STARTING
         self._task = asyncio.create_task(self._main(), name=f"projection {self.name}")
 

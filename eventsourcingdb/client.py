@@ -41,6 +41,7 @@ from eventsourcingdb.event import Event, EventCandidate
 from eventsourcingdb.event_type import EventType
 from eventsourcingdb.options import ObserveEventsOptions, ReadEventsOptions, ReadSubjectsOptions
 from eventsourcingdb.preconditions import Precondition
+from eventsourcingdb.telemetry import Instrumentation, Telemetry
 
 if TYPE_CHECKING:
     import httpx
@@ -63,12 +64,14 @@ class Client:
     `stall_timeout` seconds without a byte, so observing can run for days. `None` disables a
     limit. Neither counts the wait for a free connection: the client's own pool has 100, each
     open stream holds one, and a call that finds none free within `timeout` seconds raises
-    `TransportError` without sending anything. An injected `http_client` is used as is (with
-    its own pool limits) and stays open after `aclose()`; the timeouts still apply per request.
-    A `transport` (an httpx transport, such as the emulator's in-process one) is used by the
+    `TransportError` without sending anything. An injected `http_client` is used as is (with its
+    own pool limits) and stays open after `aclose()`; the timeouts still apply per request. A
+    `transport` (an httpx transport, such as the emulator's in-process one) is used by the
     client's own connection pool, which `aclose()` closes. `api_version` fixes the API (1 or 2)
-    instead of probing. The client's own pool follows a new event loop once the previous one is
-    closed (several `asyncio.run` calls work); see `EventLoopMismatchError` for what cannot.
+    instead of probing. `telemetry` says how the client reports to OpenTelemetry (spans, trace
+    context in written events, metrics; see `eventsourcingdb.telemetry`). The client's own pool
+    follows a new event loop once the previous one is closed (several `asyncio.run` calls work);
+    see `EventLoopMismatchError` for what cannot.
     """
 
     def __init__(
@@ -82,6 +85,7 @@ class Client:
         connect_timeout: float | None = 10.0,
         api_version: Literal[1, 2] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._base_url = check_base_url(base_url)
         self._api_token = check_api_token(api_token)
@@ -97,6 +101,7 @@ class Client:
         self._probe_lock = asyncio.Lock()
         self._probe_lock_loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        self._telemetry = Instrumentation(telemetry, self._base_url)
 
     # --- life cycle --------------------------------------------------------------------------
 
@@ -231,47 +236,64 @@ class Client:
     async def _stream(self, call: calls.StreamCall[T]) -> AsyncGenerator[list[T], None]:
         """The values of a streamed call, in batches: those decoded from one chunk (never an
         empty batch). `Stream` hands them out one by one."""
-        attempt = 0
-        reissued = False
-        while True:
-            self._check_open()
-            request = call.build(await self._version(call.operation))
-            try:
-                async with self._transport.stream(
-                    request, request.headers(self._api_token)
-                ) as answer:
-                    _log.debug("%s -> %d (stream)", request.target, answer.status)
-                    calls.check_server(request, answer.server)
-                    if answer.status != 200:
-                        if not reissued and self._negotiation.on_answer(request, answer.status):
-                            reissued = True
-                            continue
-                        body = await answer.read_body()
-                        calls.check_status(request, answer.status, body, answer.retry_after)
-                    decoder = call.decoder(request)
-                    while True:
-                        chunk = await answer.next_chunk()
-                        self._check_open()
-                        if chunk is None:
-                            values = decoder.close()
+        traced = self._telemetry.stream_span(call)
+        error: BaseException | None = None
+        try:
+            attempt = 0
+            reissued = False
+            while True:
+                self._check_open()
+                request = call.build(await self._version(call.operation))
+                try:
+                    async with self._transport.stream(
+                        request, request.headers(self._api_token)
+                    ) as answer:
+                        _log.debug("%s -> %d (stream)", request.target, answer.status)
+                        calls.check_server(request, answer.server)
+                        if answer.status != 200:
+                            if not reissued and self._negotiation.on_answer(request, answer.status):
+                                reissued = True
+                                continue
+                            body = await answer.read_body()
+                            calls.check_status(request, answer.status, body, answer.retry_after)
+                        decoder = call.decoder(request)
+                        while True:
+                            chunk = await answer.next_chunk()
+                            self._check_open()
+                            if chunk is None:
+                                values = decoder.close()
+                                if values:
+                                    if traced is not None:
+                                        traced.returned += len(values)
+                                    yield values
+                                if decoder.failure is not None:
+                                    raise decoder.failure
+                                return
+                            values = decoder.feed(chunk)
                             if values:
+                                if traced is not None:
+                                    traced.returned += len(values)
                                 yield values
-                            if decoder.failure is not None:
-                                raise decoder.failure
-                            return
-                        values = decoder.feed(chunk)
-                        if values:
-                            yield values
-                        if decoder.done:
-                            if decoder.failure is not None:
-                                raise decoder.failure
-                            await answer.drain(END_GRACE)
-                            return
-            except TransportFailure as failure:
-                settle_failure(
-                    request, failure, attempt, closed=self._closed_how(), base_url=self._base_url
-                )
-                attempt += 1
+                            if decoder.done:
+                                if decoder.failure is not None:
+                                    raise decoder.failure
+                                await answer.drain(END_GRACE)
+                                return
+                except TransportFailure as failure:
+                    settle_failure(
+                        request,
+                        failure,
+                        attempt,
+                        closed=self._closed_how(),
+                        base_url=self._base_url,
+                    )
+                    attempt += 1
+        except BaseException as failure:
+            error = failure
+            raise
+        finally:
+            if traced is not None:
+                traced.finish(error)
 
     # --- the API -----------------------------------------------------------------------------
 
@@ -279,6 +301,10 @@ class Client:
         """Check that the server is reachable; no token is needed (so this does not verify it)."""
         call = calls.ping()
         self._check_open()
+        with self._telemetry.call(call):
+            await self._ping(call)
+
+    async def _ping(self, call: calls.DocumentCall[None]) -> None:
         if self._negotiation.version is None:
             async with self._probe_guard():
                 if self._negotiation.version is None:
@@ -292,7 +318,8 @@ class Client:
         """Check that the server accepts the API token; raises `AuthenticationError` if not."""
         call = calls.verify_api_token()
         self._check_open()
-        await self._document(call)
+        with self._telemetry.call(call):
+            await self._document(call)
 
     async def write_events(
         self,
@@ -309,9 +336,13 @@ class Client:
         `ConcurrencyError`; a lost answer raises `OutcomeUnknownError` (never retried), and a
         write cancelled after it was sent is marked for `is_outcome_unknown`.
         """
-        call = calls.write_events(one_of(event_candidates, events), preconditions)
-        self._check_open()
-        return await self._write(call)
+        with self._telemetry.writing() as traced:
+            call = calls.write_events(
+                one_of(event_candidates, events), preconditions, traced.trace_context
+            )
+            traced.describe(call)
+            self._check_open()
+            return await self._write(call)
 
     def read_events(
         self, subject: str, options: ReadEventsOptions | None = None
@@ -369,7 +400,8 @@ class Client:
         """Register the JSON Schema of `event_type`; a type's schema can never change."""
         call = calls.register_event_schema(event_type, json_schema)
         self._check_open()
-        await self._write(call)
+        with self._telemetry.call(call):
+            await self._write(call)
 
     def read_subjects(
         self,
@@ -396,7 +428,8 @@ class Client:
         none of that name."""
         call = calls.read_event_type(event_type)
         self._check_open()
-        return await self._document(call)
+        with self._telemetry.call(call):
+            return await self._document(call)
 
 
 __all__ = ["Client"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from eventsourcingdb import _wire
 from eventsourcingdb._eventql import bind_parameters
@@ -45,6 +45,7 @@ from eventsourcingdb._protocol.requests import (
     ApiVersion,
     Operation,
     Request,
+    TraceContext,
     build_observe_events,
     build_ping,
     build_read_event_type,
@@ -81,12 +82,30 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
+class About:
+    """What a call concerns, as telemetry reports it: never event data, never the token."""
+
+    subject: str | None = None
+    """The one subject the call reads, observes, lists or writes to."""
+    event_type: str | None = None
+    """The one event type the call is about."""
+    count: int | None = None
+    """How many events a write sends."""
+    query: str | None = None
+    """An EventQL query with bound parameters, as written (the values are not in it)."""
+
+
+NOTHING_IN_PARTICULAR: Final = About()
+
+
+@dataclass(frozen=True, slots=True)
 class DocumentCall(Generic[T]):
     """A call whose answer is read whole (within the request timeout) and then interpreted."""
 
     operation: Operation
     build: Callable[[ApiVersion], Request]
     read: Callable[[Request, bytes], T]
+    about: About = NOTHING_IN_PARTICULAR
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +115,7 @@ class StreamCall(Generic[T]):
     operation: Operation
     build: Callable[[ApiVersion], Request]
     decoder: Callable[[Request], StreamDecoder[T]]
+    about: About = NOTHING_IN_PARTICULAR
 
 
 # --- answers ---------------------------------------------------------------------------------
@@ -207,16 +227,23 @@ def verify_api_token() -> DocumentCall[None]:
     return DocumentCall(Operation.VERIFY_API_TOKEN, build_verify_api_token, _read_verify_api_token)
 
 
-def write_events(events: object, preconditions: object) -> DocumentCall[list[Event]]:
-    """`write_events(events, preconditions)`: all events atomically, if every precondition holds."""
+def write_events(
+    events: object, preconditions: object, trace_context: TraceContext | None = None
+) -> DocumentCall[list[Event]]:
+    """`write_events(events, preconditions)`: all events atomically, if every precondition holds.
+
+    `trace_context` (`traceparent`, `tracestate`) goes into every event that carries none.
+    """
     candidates = check_candidates(events)
     checked_preconditions = check_preconditions(preconditions)
-    events_json = encode_candidates(candidates)
+    events_json = encode_candidates(candidates, trace_context)
     check_event_sizes(candidates, events_json)
+    subjects = {candidate.subject for candidate in candidates}
     return DocumentCall(
         Operation.WRITE_EVENTS,
         lambda version: build_write_events(version, events_json, checked_preconditions),
         partial(_read_written_events, len(candidates)),
+        About(subject=subjects.pop() if len(subjects) == 1 else None, count=len(candidates)),
     )
 
 
@@ -233,6 +260,7 @@ def register_event_schema(event_type: object, json_schema: object) -> DocumentCa
         Operation.REGISTER_EVENT_SCHEMA,
         lambda version: build_register_event_schema(version, checked_type, schema_json),
         _read_schema_registered,
+        About(event_type=checked_type),
     )
 
 
@@ -243,6 +271,7 @@ def read_event_type(event_type: object) -> DocumentCall[EventType]:
         Operation.READ_EVENT_TYPE,
         lambda version: build_read_event_type(version, checked_type),
         _read_event_type,
+        About(event_type=checked_type),
     )
 
 
@@ -282,6 +311,7 @@ def read_events(
         Operation.READ_EVENTS,
         lambda version: build_read_events(version, checked_subject, checked_options),
         decoder,
+        About(subject=checked_subject),
     )
 
 
@@ -300,6 +330,7 @@ def observe_events(subject: object, options: object) -> StreamCall[Event]:
         Operation.OBSERVE_EVENTS,
         lambda version: build_observe_events(version, checked_subject, checked_options),
         _event_decoder,
+        About(subject=checked_subject),
     )
 
 
@@ -330,6 +361,8 @@ def run_eventql_query(query: object, parameters: object = None) -> StreamCall[An
         Operation.RUN_EVENTQL_QUERY,
         lambda version: build_run_eventql_query(version, checked_query),
         _row_decoder,
+        # a query with parameters is recorded as written: its values are not in its text
+        About(query=query) if parameters is not None and isinstance(query, str) else About(),
     )
 
 
@@ -377,6 +410,7 @@ def read_subjects(
         Operation.READ_SUBJECTS,
         lambda version: build_read_subjects(version, checked_subject, recursive),
         decoder,
+        About(subject=checked_subject),
     )
 
 

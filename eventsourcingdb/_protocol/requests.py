@@ -201,13 +201,27 @@ _COMPACT: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), al
 """What `encode_json` runs, built once: `json.dumps` with arguments builds one per call."""
 
 
-def encode_candidates(candidates: Sequence[EventCandidate]) -> bytes:
+TraceContext = tuple[str, str | None]
+"""W3C trace context as events carry it: `traceparent`, and `tracestate` or None."""
+
+
+def encode_candidates(
+    candidates: Sequence[EventCandidate], trace_context: TraceContext | None = None
+) -> bytes:
     """The `events` member of write-events as JSON, encoded once, before anything is sent.
 
     One encoder call for the whole list; when it fails, the candidates are encoded one by one,
     so that the error names the one that cannot be encoded (the bytes are the same either way).
+    `trace_context` goes into every candidate that carries none of its own.
     """
     wires = [candidate.to_json() for candidate in candidates]
+    if trace_context is not None:
+        parent, state = trace_context
+        for wire in wires:
+            if "traceparent" not in wire:
+                wire["traceparent"] = parent
+                if state:
+                    wire["tracestate"] = state
     try:
         return _COMPACT.encode(wires).encode("utf-8")
     except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError

@@ -43,6 +43,7 @@ from eventsourcingdb.options import ObserveEventsOptions, ReadEventsOptions, Rea
 from eventsourcingdb.preconditions import Precondition
 from eventsourcingdb.sync._streams import Interrupt, Stream
 from eventsourcingdb.sync._transport import Transport
+from eventsourcingdb.telemetry import Instrumentation, Telemetry
 
 if TYPE_CHECKING:
     import httpx
@@ -57,14 +58,16 @@ _CLOSED_HOW: Final = "by close() or at the end of its with block"
 class Client:
     """The blocking client of EventSourcingDB; use it with `with` or close it with `close()`.
 
-    The settings are those of the async client: `timeout` limits one-shot requests (status and
-    whole body, counted once the request has a connection), streams instead fail after
-    `stall_timeout` seconds without a byte, `None` disables a limit, and neither counts the wait
-    for a free connection (the client's own pool has 100; a call that finds none free within
-    `timeout` seconds raises `TransportError` without sending anything). An injected
-    `http_client` (an `httpx.Client`) is used as is and stays open after `close()`. A
-    `transport` (an `httpx.BaseTransport`, such as `Emulator.sync_transport()`) is used by the
-    client's own connection pool. `api_version` fixes the API (1 or 2) instead of probing.
+    The settings are those of the async client: `timeout` limits one-shot requests (status and whole
+    body, counted once the request has a connection), streams instead fail after `stall_timeout`
+    seconds without a byte, `None` disables a limit, and neither counts the wait for a free
+    connection (the client's own pool has 100; a call that finds none free within `timeout`
+    seconds raises `TransportError` without sending anything). An injected `http_client` (an
+    `httpx.Client`) is used as is and stays open after `close()`. A `transport` (an
+    `httpx.BaseTransport`, such as `Emulator.sync_transport()`) is used by the client's own
+    connection pool. `api_version` fixes the API (1 or 2) instead of probing. `telemetry` says
+    how the client reports to OpenTelemetry (spans, trace context in written events, metrics;
+    see `eventsourcingdb.telemetry`).
     """
 
     def __init__(
@@ -78,6 +81,7 @@ class Client:
         connect_timeout: float | None = 10.0,
         api_version: Literal[1, 2] | None = None,
         transport: httpx.BaseTransport | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._base_url = check_base_url(base_url)
         self._api_token = check_api_token(api_token)
@@ -92,6 +96,7 @@ class Client:
         self._negotiation = Negotiation(check_api_version(api_version))
         self._probe_lock = threading.Lock()
         self._closed = False
+        self._telemetry = Instrumentation(telemetry, self._base_url)
 
     # --- life cycle --------------------------------------------------------------------------
 
@@ -212,53 +217,74 @@ class Client:
         """The values of a streamed call, in batches: those decoded from one chunk (never an
         empty batch). `Stream` hands them out one by one; `interrupt` lets another thread end
         the read that waits (then this generator ends quietly)."""
-        attempt = 0
-        reissued = False
-        while True:
-            self._check_open()
-            request = call.build(self._version(call.operation))
-            try:
-                with self._transport.stream(request, request.headers(self._api_token)) as answer:
-                    interrupt.arm(answer)
-                    try:
-                        _log.debug("%s -> %d (stream)", request.target, answer.status)
-                        calls.check_server(request, answer.server)
-                        if answer.status != 200:
-                            if not reissued and self._negotiation.on_answer(request, answer.status):
-                                reissued = True
-                                continue
-                            body = answer.read_body()
-                            calls.check_status(request, answer.status, body, answer.retry_after)
-                        decoder = call.decoder(request)
-                        while True:
-                            chunk = answer.next_chunk()
-                            self._check_open()
-                            if interrupt.requested:
-                                return
-                            if chunk is None:
-                                values = decoder.close()
+        traced = self._telemetry.stream_span(call)
+        error: BaseException | None = None
+        try:
+            attempt = 0
+            reissued = False
+            while True:
+                self._check_open()
+                request = call.build(self._version(call.operation))
+                try:
+                    with self._transport.stream(
+                        request, request.headers(self._api_token)
+                    ) as answer:
+                        interrupt.arm(answer)
+                        try:
+                            _log.debug("%s -> %d (stream)", request.target, answer.status)
+                            calls.check_server(request, answer.server)
+                            if answer.status != 200:
+                                if not reissued and self._negotiation.on_answer(
+                                    request, answer.status
+                                ):
+                                    reissued = True
+                                    continue
+                                body = answer.read_body()
+                                calls.check_status(request, answer.status, body, answer.retry_after)
+                            decoder = call.decoder(request)
+                            while True:
+                                chunk = answer.next_chunk()
+                                self._check_open()
+                                if interrupt.requested:
+                                    return
+                                if chunk is None:
+                                    values = decoder.close()
+                                    if values:
+                                        if traced is not None:
+                                            traced.returned += len(values)
+                                        yield values
+                                    if decoder.failure is not None:
+                                        raise decoder.failure
+                                    return
+                                values = decoder.feed(chunk)
                                 if values:
+                                    if traced is not None:
+                                        traced.returned += len(values)
                                     yield values
-                                if decoder.failure is not None:
-                                    raise decoder.failure
-                                return
-                            values = decoder.feed(chunk)
-                            if values:
-                                yield values
-                            if decoder.done:
-                                if decoder.failure is not None:
-                                    raise decoder.failure
-                                answer.drain(END_GRACE)
-                                return
-                    finally:
-                        interrupt.disarm()
-            except TransportFailure as failure:
-                if interrupt.requested:
-                    return
-                settle_failure(
-                    request, failure, attempt, closed=self._closed_how(), base_url=self._base_url
-                )
-                attempt += 1
+                                if decoder.done:
+                                    if decoder.failure is not None:
+                                        raise decoder.failure
+                                    answer.drain(END_GRACE)
+                                    return
+                        finally:
+                            interrupt.disarm()
+                except TransportFailure as failure:
+                    if interrupt.requested:
+                        return
+                    settle_failure(
+                        request,
+                        failure,
+                        attempt,
+                        closed=self._closed_how(),
+                        base_url=self._base_url,
+                    )
+                    attempt += 1
+        except BaseException as failure:
+            error = failure
+            raise
+        finally:
+            if traced is not None:
+                traced.finish(error)
 
     def _streamed(self, call: calls.StreamCall[T]) -> Stream[T]:
         interrupt = Interrupt()
@@ -270,6 +296,10 @@ class Client:
         """Check that the server is reachable; no token is needed (so this does not verify it)."""
         call = calls.ping()
         self._check_open()
+        with self._telemetry.call(call):
+            self._ping(call)
+
+    def _ping(self, call: calls.DocumentCall[None]) -> None:
         if self._negotiation.version is None:
             with self._probe_lock:
                 if self._negotiation.version is None:
@@ -283,7 +313,8 @@ class Client:
         """Check that the server accepts the API token; raises `AuthenticationError` if not."""
         call = calls.verify_api_token()
         self._check_open()
-        self._document(call)
+        with self._telemetry.call(call):
+            self._document(call)
 
     def write_events(
         self,
@@ -299,9 +330,13 @@ class Client:
         2.x's name) or `events` (1.x's). A precondition that does not hold raises
         `ConcurrencyError`; a lost answer raises `OutcomeUnknownError` (never retried).
         """
-        call = calls.write_events(one_of(event_candidates, events), preconditions)
-        self._check_open()
-        return self._document(call)
+        with self._telemetry.writing() as traced:
+            call = calls.write_events(
+                one_of(event_candidates, events), preconditions, traced.trace_context
+            )
+            traced.describe(call)
+            self._check_open()
+            return self._document(call)
 
     def read_events(
         self, subject: str, options: ReadEventsOptions | None = None
@@ -359,7 +394,8 @@ class Client:
         """Register the JSON Schema of `event_type`; a type's schema can never change."""
         call = calls.register_event_schema(event_type, json_schema)
         self._check_open()
-        self._document(call)
+        with self._telemetry.call(call):
+            self._document(call)
 
     def read_subjects(
         self,
@@ -386,7 +422,8 @@ class Client:
         none of that name."""
         call = calls.read_event_type(event_type)
         self._check_open()
-        return self._document(call)
+        with self._telemetry.call(call):
+            return self._document(call)
 
 
 __all__ = ["Client"]

@@ -1,0 +1,552 @@
+"""OpenTelemetry for EventSourcingDB: a span for every client call, the trace context written into
+each event and continued where the event is handled, and metrics.
+
+Everything goes through the OpenTelemetry API, the `otel` extra (`pip install
+'eventsourcingdb-toolkit[otel]'`); the application configures an SDK (exporters, sampling). With
+the extra installed, telemetry is on and costs next to nothing until an SDK is configured. Without
+it there is no telemetry and nothing to configure; only asking for it explicitly (a
+`tracer_provider` or `meter_provider`) raises `MissingExtraError`, which names the extra.
+
+Spans follow the semantic conventions for database clients: `db.system.name` is
+`eventsourcingdb`, `db.operation.name` the method (`write_events`, `read_events`, ...), the name
+`"{operation} {server.address}:{server.port}"`, and the attributes say which subject, event type
+and how many events; never data, never the token. `write_events` is a PRODUCER span,
+`observe_events` a CONSUMER span, every other call a CLIENT span. A span covers the whole call, its
+one retry included; a stream's span lasts until the stream ends or is closed. Errors set the
+status and `error.type` (the exception's qualified name) and, for refusals, the server's error
+code (`precondition-violated`, ...) or HTTP status as `db.response.status_code`; the message is
+not recorded, since a server's text may quote data.
+
+Trace context travels in the events: a write puts the context of its PRODUCER span into the
+`traceparent`/`tracestate` of every event that has none (`Telemetry(propagate=False)` turns that
+off). Where an event is handled, `consuming(event)` opens a CONSUMER span that continues the
+event's trace: its parent is the context the event carries, and it links to it as well, as the
+messaging conventions ask of consumers (a batch, which has many parents, only links).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import ModuleType, TracebackType
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+from urllib.parse import urlsplit
+
+from eventsourcingdb._extras import import_extra
+from eventsourcingdb._protocol.calls import About, DocumentCall, StreamCall
+from eventsourcingdb._protocol.requests import Operation, TraceContext
+from eventsourcingdb.errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.metrics import Histogram, MeterProvider
+    from opentelemetry.trace import Span, Tracer, TracerProvider
+
+    from eventsourcingdb.event import Event
+
+__all__ = ["Telemetry", "consuming", "event_context"]
+
+T = TypeVar("T")
+
+SYSTEM: Final = "eventsourcingdb"
+"""The value of `db.system.name`."""
+_SCOPE: Final = "eventsourcingdb"
+_DURATION_BUCKETS: Final = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0)
+"""The buckets the conventions advise for `db.client.operation.duration`, in seconds."""
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("eventsourcingdb-toolkit")
+    except metadata.PackageNotFoundError:  # pragma: no cover - only from a source tree
+        return "0"
+
+
+@dataclass(frozen=True, slots=True)
+class _Api:
+    trace: ModuleType
+    metrics: ModuleType
+    context: ModuleType
+    propagator: Any
+
+
+_API: _Api | None = None
+_LOADED = False
+
+
+def _api() -> _Api | None:
+    """The OpenTelemetry API, imported once; None when the `otel` extra is not installed."""
+    global _API, _LOADED
+    if not _LOADED:
+        _LOADED = True
+        try:
+            from opentelemetry import context, metrics, trace
+            from opentelemetry.trace.propagation.tracecontext import (
+                TraceContextTextMapPropagator,
+            )
+        except ImportError:
+            _API = None
+        else:
+            _API = _Api(trace, metrics, context, TraceContextTextMapPropagator())
+    return _API
+
+
+@dataclass(frozen=True, slots=True)
+class Telemetry:
+    """How a client (and what is built on it) reports to OpenTelemetry: pass it as
+    `Client(..., telemetry=Telemetry(...))`.
+
+    `enabled=False` turns telemetry off. `propagate=False` leaves the trace context out of the
+    events a write sends. `tracer_provider` and `meter_provider` replace the global ones (which
+    `opentelemetry.trace.set_tracer_provider` and `opentelemetry.metrics.set_meter_provider`
+    set); giving one needs the `otel` extra.
+    """
+
+    enabled: bool = True
+    propagate: bool = True
+    tracer_provider: TracerProvider | None = None
+    meter_provider: MeterProvider | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("enabled", "propagate"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidArgumentError(
+                    f"Telemetry({name}=...) must be True or False, got {getattr(self, name)!r}"
+                )
+        if self.tracer_provider is not None or self.meter_provider is not None:
+            import_extra("opentelemetry.trace", extra="otel", feature="Telemetry with a provider")
+
+
+class Instrumentation:
+    """What one client reports, for both shells: spans, trace context, the duration metric.
+
+    Built from the client's `Telemetry` and base URL. Inactive (OpenTelemetry not installed, or
+    `enabled=False`), every method gives back what it was given and costs one attribute lookup.
+    """
+
+    __slots__ = (
+        "_api",
+        "_base",
+        "_duration",
+        "_meter",
+        "_name_suffix",
+        "_own_tracer",
+        "_settings",
+        "_tracer",
+        "active",
+    )
+
+    def __init__(self, settings: Telemetry | None, base_url: str) -> None:
+        chosen = Telemetry() if settings is None else settings
+        if not isinstance(chosen, Telemetry):
+            raise InvalidArgumentError(
+                f"telemetry must be a Telemetry from eventsourcingdb.telemetry, got "
+                f"{type(chosen).__name__}"
+            )
+        self._settings = chosen
+        api = _api() if chosen.enabled else None
+        self._api = api
+        self.active = api is not None
+        parts = urlsplit(base_url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        self._base: dict[str, Any] = {
+            "db.system.name": SYSTEM,
+            "server.address": host,
+            "server.port": port,
+        }
+        self._name_suffix = f" {host}:{port}"
+        self._tracer: Tracer | None = None
+        self._own_tracer = chosen.tracer_provider is not None
+        self._meter: Any = None
+        self._duration: Histogram | None = None
+        if api is not None:
+            version = _version()
+            provider = chosen.tracer_provider
+            self._tracer = (
+                provider.get_tracer(_SCOPE, version)
+                if provider is not None
+                else api.trace.get_tracer(_SCOPE, version)
+            )
+            meters = chosen.meter_provider
+            self._meter = (
+                meters.get_meter(_SCOPE, version)
+                if meters is not None
+                else api.metrics.get_meter(_SCOPE, version)
+            )
+            self._duration = self._meter.create_histogram(
+                "db.client.operation.duration",
+                unit="s",
+                description="Duration of database client operations.",
+                explicit_bucket_boundaries_advisory=list(_DURATION_BUCKETS),
+            )
+
+    @property
+    def settings(self) -> Telemetry:
+        """The settings this instrumentation follows."""
+        return self._settings
+
+    @property
+    def meter(self) -> Any:
+        """The OpenTelemetry meter (None when inactive), for the framework's instruments."""
+        return self._meter
+
+    def tracer(self) -> Tracer | None:
+        """The tracer to start spans with now; None while nothing would record them (no SDK
+        configured), so that an unconfigured application pays for no span at all."""
+        api = self._api
+        if api is None:
+            return None
+        if self._own_tracer or _sdk_configured(api):
+            return self._tracer
+        return None
+
+    # --- client calls ------------------------------------------------------------------------
+
+    def call(self, call: DocumentCall[Any]) -> contextlib.AbstractContextManager[Any]:
+        """The span of a one-shot call (CLIENT), current while the call runs."""
+        if self._api is None:
+            return _NOTHING
+        return _CallSpan(self, call.operation, call.about, _CLIENT)
+
+    def writing(self) -> _WriteSpan | _NoWrite:
+        """The PRODUCER span of `write_events`, current while the write runs; its
+        `trace_context` goes into the events that carry none."""
+        if self._api is None:
+            return _NO_WRITE
+        return _WriteSpan(self)
+
+    def stream_span(self, call: StreamCall[Any]) -> StreamSpan | None:
+        """The span of a stream, from its first step until it ends or is closed; the client's
+        stream loop counts what it hands out into `returned`. None when inactive."""
+        if self._api is None:
+            return None
+        return StreamSpan(self, call)
+
+    # --- building blocks ---------------------------------------------------------------------
+
+    def _start(self, operation: Operation, about: About, kind: str) -> tuple[Span | None, float]:
+        tracer = self.tracer()
+        started = time.perf_counter()
+        if tracer is None:
+            return None, started
+        api = self._api
+        assert api is not None
+        attributes = dict(self._base)
+        attributes["db.operation.name"] = operation.value
+        _describe(attributes, about)
+        span = tracer.start_span(
+            operation.value + self._name_suffix,
+            kind=getattr(api.trace.SpanKind, kind),
+            attributes=attributes,
+        )
+        return span, started
+
+    def _finish(
+        self,
+        operation: Operation,
+        span: Span | None,
+        started: float,
+        error: BaseException | None,
+        returned: int | None = None,
+    ) -> None:
+        error_type = _error_type(error)
+        if span is not None:
+            if returned is not None:
+                span.set_attribute("db.response.returned_rows", returned)
+            if error_type is not None:
+                _record_error(self._api, span, error, error_type)
+            span.end()
+        duration = self._duration
+        if duration is not None:
+            attributes = dict(self._base)
+            attributes["db.operation.name"] = operation.value
+            if error_type is not None:
+                attributes["error.type"] = error_type
+            duration.record(time.perf_counter() - started, attributes)
+
+    def _context_of(self, span: Span | None) -> TraceContext | None:
+        """The trace context to write into events: the span's, else the current one (a context
+        handed in from elsewhere while no SDK runs); None when there is none or it is off."""
+        api = self._api
+        if api is None or not self._settings.propagate:
+            return None
+        target = span if span is not None else api.trace.get_current_span()
+        if not target.get_span_context().is_valid:
+            return None
+        carrier: dict[str, str] = {}
+        api.propagator.inject(carrier, context=api.trace.set_span_in_context(target))
+        parent = carrier.get("traceparent")
+        if parent is None:
+            return None
+        return parent, carrier.get("tracestate") or None
+
+
+_CLIENT: Final = "CLIENT"
+_KINDS: Final = {Operation.WRITE_EVENTS: "PRODUCER", Operation.OBSERVE_EVENTS: "CONSUMER"}
+
+
+def _sdk_configured(api: _Api) -> bool:
+    """Whether a real tracer provider is set globally (it can be set once, so yes stays yes)."""
+    global _SDK
+    if _SDK:
+        return True
+    provider = api.trace.get_tracer_provider()
+    if isinstance(provider, api.trace.ProxyTracerProvider | api.trace.NoOpTracerProvider):
+        return False
+    _SDK = True
+    return True
+
+
+_SDK = False
+
+
+def _describe(attributes: dict[str, Any], about: About) -> None:
+    if about.subject is not None:
+        attributes["eventsourcingdb.subject"] = about.subject
+    if about.event_type is not None:
+        attributes["eventsourcingdb.event_type"] = about.event_type
+    if about.count is not None and about.count > 1:
+        attributes["db.operation.batch.size"] = about.count
+    if about.query is not None:
+        attributes["db.query.text"] = about.query
+
+
+def _error_type(error: BaseException | None) -> str | None:
+    """`error.type` of a failure; None for none, and for a close or cancellation (not failures)."""
+    if error is None or not isinstance(error, Exception):
+        return None
+    kind = type(error)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _record_error(api: _Api | None, span: Span, error: BaseException | None, kind: str) -> None:
+    assert api is not None
+    span.set_attribute("error.type", kind)
+    code = _response_code(error)
+    if code is not None:
+        span.set_attribute("db.response.status_code", code)
+    span.set_status(api.trace.Status(api.trace.StatusCode.ERROR, kind))
+
+
+def _response_code(error: BaseException | None) -> str | None:
+    """What the server answered a refused request with: its error code (the last part of the
+    code's URL, such as `precondition-violated`), else its HTTP status; None if it answered
+    nothing (a transport failure, a refusal before sending)."""
+    code = getattr(error, "code", None)
+    if isinstance(code, str) and code:
+        return code.rstrip("/").rsplit("/", 1)[-1]
+    status = getattr(error, "status", None)
+    if isinstance(status, int) and not isinstance(status, bool) and status != 200:
+        return str(status)
+    return None
+
+
+class _Nothing:
+    """The context manager of inactive telemetry."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+
+_NOTHING: Final = _Nothing()
+
+
+class _CallSpan:
+    """A one-shot call's span, current while it runs, and its duration."""
+
+    __slots__ = ("_about", "_instrumentation", "_kind", "_operation", "_span", "_started", "_token")
+
+    def __init__(
+        self, instrumentation: Instrumentation, operation: Operation, about: About, kind: str
+    ) -> None:
+        self._instrumentation = instrumentation
+        self._operation = operation
+        self._about = about
+        self._kind = kind
+        self._span: Span | None = None
+        self._token: object = None
+        self._started = 0.0
+
+    def __enter__(self) -> Span | None:
+        instrumentation = self._instrumentation
+        span, self._started = instrumentation._start(self._operation, self._about, self._kind)
+        if span is not None:
+            api = instrumentation._api
+            assert api is not None
+            self._token = api.context.attach(api.trace.set_span_in_context(span))
+        self._span = span
+        return span
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        instrumentation = self._instrumentation
+        if self._token is not None:
+            api = instrumentation._api
+            assert api is not None
+            api.context.detach(self._token)
+        instrumentation._finish(self._operation, self._span, self._started, exc_value)
+
+
+class _WriteSpan:
+    """The PRODUCER span of a write: started on entry; `trace_context` is what the events get."""
+
+    __slots__ = ("_call", "_instrumentation", "trace_context")
+
+    def __init__(self, instrumentation: Instrumentation) -> None:
+        self._instrumentation = instrumentation
+        self._call: _CallSpan | None = None
+        self.trace_context: TraceContext | None = None
+
+    def __enter__(self) -> _WriteSpan:
+        instrumentation = self._instrumentation
+        self._call = _CallSpan(instrumentation, Operation.WRITE_EVENTS, About(), "PRODUCER")
+        span = self._call.__enter__()
+        self.trace_context = instrumentation._context_of(span)
+        return self
+
+    def describe(self, call: DocumentCall[Any]) -> None:
+        """Add what the prepared write concerns (its subject, how many events)."""
+        span = self._call._span if self._call is not None else None
+        if span is not None:
+            attributes: dict[str, Any] = {}
+            _describe(attributes, call.about)
+            span.set_attributes(attributes)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._call is not None:
+            self._call.__exit__(exc_type, exc_value, traceback)
+
+
+class _NoWrite:
+    """`writing()` of inactive telemetry."""
+
+    __slots__ = ()
+    trace_context: Final = None
+
+    def __enter__(self) -> _NoWrite:
+        return self
+
+    def describe(self, call: DocumentCall[Any]) -> None:
+        return None
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+
+_NO_WRITE: Final = _NoWrite()
+
+
+class StreamSpan:
+    """The span of one stream (CLIENT, or CONSUMER for `observe_events`), not made current: it
+    lives across the consumer's steps. A close or a cancellation ends it without an error."""
+
+    __slots__ = ("_instrumentation", "_operation", "_span", "_started", "returned")
+
+    def __init__(self, instrumentation: Instrumentation, call: StreamCall[Any]) -> None:
+        self._instrumentation = instrumentation
+        self._operation = call.operation
+        self._span, self._started = instrumentation._start(
+            call.operation, call.about, _KINDS.get(call.operation, _CLIENT)
+        )
+        self.returned = 0
+        """How many values the stream has handed out."""
+
+    def finish(self, error: BaseException | None) -> None:
+        """End the span: the stream ended, failed with `error`, or was closed."""
+        self._instrumentation._finish(
+            self._operation, self._span, self._started, error, self.returned
+        )
+
+
+# --- consuming events ------------------------------------------------------------------------
+
+
+def event_context(event: Event) -> Context | None:
+    """The trace context `event` carries (from its `traceparent`/`tracestate`), as an
+    OpenTelemetry `Context`; None when it carries none or OpenTelemetry is not installed."""
+    api = _api()
+    if api is None or event.trace_parent is None:
+        return None
+    carrier = {"traceparent": event.trace_parent}
+    if event.trace_state:
+        carrier["tracestate"] = event.trace_state
+    extracted: Context = api.propagator.extract(carrier)
+    if not api.trace.get_current_span(extracted).get_span_context().is_valid:
+        return None
+    return extracted
+
+
+@contextlib.contextmanager
+def consuming(
+    event: Event,
+    operation: str = "process",
+    *,
+    telemetry: Telemetry | None = None,
+    attributes: Mapping[str, str | int | float | bool] | None = None,
+) -> Iterator[Span | None]:
+    """A CONSUMER span around the handling of `event`, continuing the event's trace.
+
+    Its parent is the context the event carries (so a write and what handles the event are one
+    trace) and it links to that context; an event without one is handled in the current
+    context. Named `"{operation} {event type}"`; the current span while the block runs. Yields
+    the span (None when telemetry is off or OpenTelemetry is not installed).
+    """
+    chosen = Telemetry() if telemetry is None else telemetry
+    api = _api() if chosen.enabled else None
+    if api is None:
+        yield None
+        return
+    provider = chosen.tracer_provider
+    tracer = (
+        provider.get_tracer(_SCOPE, _version())
+        if provider is not None
+        else api.trace.get_tracer(_SCOPE, _version())
+    )
+    parent = event_context(event)
+    links: Sequence[Any] = ()
+    if parent is not None:
+        links = (api.trace.Link(api.trace.get_current_span(parent).get_span_context()),)
+    span_attributes: dict[str, Any] = {
+        "db.system.name": SYSTEM,
+        "messaging.operation.name": operation,
+        "eventsourcingdb.subject": event.subject,
+        "eventsourcingdb.event_type": event.type,
+        "eventsourcingdb.event_id": event.event_id,
+    }
+    if attributes:
+        span_attributes.update(attributes)
+    with tracer.start_as_current_span(
+        f"{operation} {event.type}",
+        context=parent,
+        kind=api.trace.SpanKind.CONSUMER,
+        attributes=span_attributes,
+        links=links,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        try:
+            yield span
+        except Exception as error:
+            kind = _error_type(error)
+            assert kind is not None
+            _record_error(api, span, error, kind)
+            raise

@@ -36,6 +36,7 @@ from bench import (
     report,
     server,
     startup,
+    twins,
     write,
 )
 from bench.harness import RESULTS_DIR, Measurement, Settings, log, machine_facts
@@ -53,6 +54,8 @@ STAGES: Final[dict[str, Callable[[Settings], list[Measurement]]]] = {
     "startup": startup.run,
     "server": server.run,
     "projection": projections.run,
+    "sync": twins.run_sync,
+    "telemetry": twins.run_telemetry,
 }
 
 

@@ -31,6 +31,7 @@ MODULES: Final = (
     "bench.server",
     "bench.profiling",
     "bench.projections",
+    "bench.twins",
 )
 
 

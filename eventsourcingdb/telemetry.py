@@ -134,6 +134,7 @@ class Instrumentation:
         "_duration",
         "_meter",
         "_name_suffix",
+        "_own_meter",
         "_own_tracer",
         "_settings",
         "_tracer",
@@ -162,6 +163,7 @@ class Instrumentation:
         self._name_suffix = f" {host}:{port}"
         self._tracer: Tracer | None = None
         self._own_tracer = chosen.tracer_provider is not None
+        self._own_meter = chosen.meter_provider is not None
         self._meter: Any = None
         self._duration: Histogram | None = None
         if api is not None:
@@ -201,29 +203,45 @@ class Instrumentation:
         api = self._api
         if api is None:
             return None
-        if self._own_tracer or _sdk_configured(api):
+        if self._own_tracer or _tracing_configured(api):
             return self._tracer
         return None
+
+    def _recording(self) -> bool:
+        """Whether a span or a measurement of a call would be recorded now."""
+        api = self._api
+        if api is None:
+            return False
+        return (
+            self._own_tracer
+            or self._own_meter
+            or _tracing_configured(api)
+            or _metering_configured(api)
+        )
 
     # --- client calls ------------------------------------------------------------------------
 
     def call(self, call: DocumentCall[Any]) -> contextlib.AbstractContextManager[Any]:
         """The span of a one-shot call (CLIENT), current while the call runs."""
-        if self._api is None:
+        if not self._recording():
             return _NOTHING
         return _CallSpan(self, call.operation, call.about, _CLIENT)
 
     def writing(self) -> _WriteSpan | _NoWrite:
         """The PRODUCER span of `write_events`, current while the write runs; its
-        `trace_context` goes into the events that carry none."""
+        `trace_context` goes into the events that carry none (without a span, a current context
+        handed in from elsewhere still does)."""
         if self._api is None:
             return _NO_WRITE
+        if not self._recording():
+            context = self._context_of(None)
+            return _NO_WRITE if context is None else _NoWrite(context)
         return _WriteSpan(self)
 
     def stream_span(self, call: StreamCall[Any]) -> StreamSpan | None:
         """The span of a stream, from its first step until it ends or is closed; the client's
         stream loop counts what it hands out into `returned`. None when inactive."""
-        if self._api is None:
+        if not self._recording():
             return None
         return StreamSpan(self, call)
 
@@ -290,19 +308,37 @@ _CLIENT: Final = "CLIENT"
 _KINDS: Final = {Operation.WRITE_EVENTS: "PRODUCER", Operation.OBSERVE_EVENTS: "CONSUMER"}
 
 
-def _sdk_configured(api: _Api) -> bool:
-    """Whether a real tracer provider is set globally (it can be set once, so yes stays yes)."""
-    global _SDK
-    if _SDK:
+def _tracing_configured(api: _Api) -> bool:
+    """Whether a real tracer provider is set globally (it can be set once: yes stays yes)."""
+    global _TRACING
+    if _TRACING:
         return True
     provider = api.trace.get_tracer_provider()
     if isinstance(provider, api.trace.ProxyTracerProvider | api.trace.NoOpTracerProvider):
         return False
-    _SDK = True
+    _TRACING = True
     return True
 
 
-_SDK = False
+def _metering_configured(api: _Api) -> bool:
+    """Whether a real meter provider is set globally (it can be set once: yes stays yes).
+
+    The API's stand-in until one is set has no public class; it is recognised by its name, and
+    a renamed one only costs measurements that go nowhere."""
+    global _METERING
+    if _METERING:
+        return True
+    provider = api.metrics.get_meter_provider()
+    if isinstance(provider, api.metrics.NoOpMeterProvider):
+        return False
+    if type(provider).__name__ == "_ProxyMeterProvider":
+        return False
+    _METERING = True
+    return True
+
+
+_TRACING = False
+_METERING = False
 
 
 def _describe(attributes: dict[str, Any], about: About) -> None:
@@ -437,10 +473,13 @@ class _WriteSpan:
 
 
 class _NoWrite:
-    """`writing()` of inactive telemetry."""
+    """`writing()` when nothing records: no span, and at most a context handed in from
+    elsewhere to pass on."""
 
-    __slots__ = ()
-    trace_context: Final = None
+    __slots__ = ("trace_context",)
+
+    def __init__(self, trace_context: TraceContext | None = None) -> None:
+        self.trace_context = trace_context
 
     def __enter__(self) -> _NoWrite:
         return self

@@ -1,0 +1,234 @@
+"""11. The blocking twin beside the async client, and what telemetry costs with no SDK configured.
+
+`sync`: `read_events` over 100,000 events and `write_events` with 1 and 100 events per call, for
+the async client (`ours`) and the blocking `eventsourcingdb.sync.Client` (`blocking`, own
+httpx pool), on one socket server, interleaved. The worker calls the blocking client from its
+event loop thread: nothing else runs there meanwhile, so the loop waiting does not matter.
+
+`telemetry`: the same read and the one-event write, for our client as installed (the
+OpenTelemetry API present, no SDK configured, so no span is made) and the same client with
+`Telemetry(enabled=False)`, which does not even look. The target: no more than 3% between them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+from bench.harness import (
+    API_TOKEN,
+    OURS,
+    Contender,
+    EmulatorProcess,
+    Measurement,
+    Settings,
+    event_dict,
+    events_on,
+    interleaved,
+    log,
+    our_worker,
+    seed,
+)
+from bench.session import Params, Result, Session, operation
+
+BLOCKING: Final = "blocking"
+"""The blocking twin, `eventsourcingdb.sync.Client`."""
+UNTRACED: Final = "untraced"
+"""Our client with `Telemetry(enabled=False)`."""
+SUBJECT: Final = "/bench/twins/read"
+WARM_UP: Final = "/bench/twins/warm-up"
+WRITES: Final = {1: 300, 100: 30}
+QUICK_WRITES: Final = {1: 40, 100: 5}
+
+_clients: dict[tuple[str, str], Any] = {}
+
+
+def _client(kind: str, base_url: str) -> Any:
+    """The worker's client of `kind` for `base_url`, made once (an application keeps one)."""
+    key = (kind, base_url)
+    client = _clients.get(key)
+    if client is None:
+        if kind == BLOCKING:
+            from eventsourcingdb.sync import Client as BlockingClient
+
+            client = BlockingClient(base_url, API_TOKEN, timeout=300.0)
+        else:
+            from eventsourcingdb import Client
+            from eventsourcingdb.telemetry import Telemetry
+
+            client = Client(base_url, API_TOKEN, timeout=300.0, telemetry=Telemetry(enabled=False))
+        _clients[key] = client
+    return client
+
+
+async def _read(session: Session, kind: str, base_url: str, subject: str) -> int:
+    count = 0
+    if kind == BLOCKING:
+        for _ in _client(kind, base_url).read_events(subject):
+            count += 1
+        return count
+    client = session.ours(base_url) if kind == OURS else _client(kind, base_url)
+    async for _ in client.read_events(subject):
+        count += 1
+    return count
+
+
+async def _write(
+    session: Session, kind: str, base_url: str, plan: list[list[dict[str, Any]]]
+) -> None:
+    if kind == BLOCKING:
+        blocking = _client(kind, base_url)
+        for events in plan:
+            blocking.write_events(events)
+        return
+    client = session.ours(base_url) if kind == OURS else _client(kind, base_url)
+    for events in plan:
+        await client.write_events(events)
+
+
+@operation("twins_read")
+async def read_operation(params: Params, session: Session) -> Result:
+    """Read `subject` once with the client of `kind`; seconds and the number of events."""
+    started = time.perf_counter()
+    count = await _read(session, params["kind"], params["base_url"], params["subject"])
+    return {"seconds": time.perf_counter() - started, "count": count}
+
+
+@operation("twins_write")
+async def write_operation(params: Params, session: Session) -> Result:
+    """Write `calls` batches of `batch` events with the client of `kind`; seconds and events."""
+    subject: str = params["subject"]
+    batch: int = params["batch"]
+    plan = [
+        [event_dict(subject, call * batch + index) for index in range(batch)]
+        for call in range(params["calls"])
+    ]
+    started = time.perf_counter()
+    await _write(session, params["kind"], params["base_url"], plan)
+    return {"seconds": time.perf_counter() - started, "events": batch * len(plan)}
+
+
+# --- orchestrator side -----------------------------------------------------------------------
+
+
+def _reads(
+    group: list[Contender], settings: Settings, base_url: str, count: int
+) -> dict[str, list[float]]:
+    def one(contender: Contender) -> dict[str, float]:
+        result = contender.worker.call(
+            "twins_read", kind=contender.kind, base_url=base_url, subject=SUBJECT
+        )
+        if result["count"] != count:
+            raise RuntimeError(f"{contender.label} read {result['count']} events, not {count}")
+        return {"rate": result["count"] / result["seconds"]}
+
+    return interleaved(group, settings.repetitions, one)["rate"]
+
+
+def _writes(
+    group: list[Contender], settings: Settings, base_url: str, batch: int, calls: int
+) -> dict[str, list[float]]:
+    turns: dict[str, int] = {}
+
+    def one(contender: Contender) -> dict[str, float]:
+        turn = turns[contender.label] = turns.get(contender.label, -1) + 1
+        subject = f"/bench/twins/write/{contender.label}/{batch}/{turn}"
+        result = contender.worker.call(
+            "twins_write",
+            kind=contender.kind,
+            base_url=base_url,
+            subject=subject,
+            batch=batch,
+            calls=calls,
+        )
+        return {"rate": result["events"] / result["seconds"]}
+
+    return interleaved(group, settings.repetitions, one)["rate"]
+
+
+def _compare(
+    settings: Settings,
+    label: str,
+    measure: Callable[[list[Contender], str, int], list[Measurement]],
+) -> list[Measurement]:
+    count = settings.size(100_000, 10_000)
+    with EmulatorProcess(f"twins-{label}") as emulator, our_worker(label) as worker:
+        seed(
+            emulator.base_url,
+            itertools.chain(events_on(WARM_UP, 100), events_on(SUBJECT, count)),
+            label,
+        )
+        other = BLOCKING if label == "sync" else UNTRACED
+        group = [Contender(OURS, worker, OURS), Contender(other, worker, other)]
+        for contender in group:  # connections, the version probe, warm code paths
+            contender.worker.call(
+                "twins_read", kind=contender.kind, base_url=emulator.base_url, subject=WARM_UP
+            )
+        return measure(group, emulator.base_url, count)
+
+
+def run_sync(settings: Settings) -> list[Measurement]:
+    writes = QUICK_WRITES if settings.quick else WRITES
+
+    def measure(group: list[Contender], base_url: str, count: int) -> list[Measurement]:
+        log(f"sync: read_events of {count:,} events, async and blocking")
+        measurements = [
+            Measurement(
+                id="sync.read",
+                group="sync",
+                title=f"read_events, {count:,} events, one subject: async and blocking client",
+                unit="events/s",
+                higher_is_better=True,
+                samples=_reads(group, settings, base_url, count),
+                ratios_of=((BLOCKING, OURS),),
+            )
+        ]
+        for batch, calls in writes.items():
+            log(f"sync: {calls} write_events calls of {batch} events, async and blocking")
+            measurements.append(
+                Measurement(
+                    id=f"sync.write.batch-{batch}",
+                    group="sync",
+                    title=f"write_events, {batch:,} per call: async and blocking client",
+                    unit="events/s",
+                    higher_is_better=True,
+                    samples=_writes(group, settings, base_url, batch, calls),
+                    ratios_of=((BLOCKING, OURS),),
+                )
+            )
+        return measurements
+
+    return _compare(settings, "sync", measure)
+
+
+def run_telemetry(settings: Settings) -> list[Measurement]:
+    calls = (QUICK_WRITES if settings.quick else WRITES)[1]
+
+    def measure(group: list[Contender], base_url: str, count: int) -> list[Measurement]:
+        log(f"telemetry: read_events of {count:,} events, with and without telemetry")
+        read = Measurement(
+            id="telemetry.read",
+            group="telemetry",
+            title=f"read_events, {count:,} events: telemetry on (no SDK) and off",
+            unit="events/s",
+            higher_is_better=True,
+            samples=_reads(group, settings, base_url, count),
+            ratios_of=((OURS, UNTRACED),),
+            notes="target: the ratio at least 0.97",
+        )
+        log(f"telemetry: {calls} write_events calls of 1 event, with and without telemetry")
+        write = Measurement(
+            id="telemetry.write.batch-1",
+            group="telemetry",
+            title="write_events, 1 per call: telemetry on (no SDK) and off",
+            unit="events/s",
+            higher_is_better=True,
+            samples=_writes(group, settings, base_url, 1, calls),
+            ratios_of=((OURS, UNTRACED),),
+            notes="target: the ratio at least 0.97",
+        )
+        return [read, write]
+
+    return _compare(settings, "telemetry", measure)

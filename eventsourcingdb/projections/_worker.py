@@ -30,6 +30,7 @@ from eventsourcingdb.aggregates.retrying import Backoff
 from eventsourcingdb.errors import (
     ClientError,
     EventSourcingDBError,
+    ProtocolError,
     RateLimitedError,
     ServerError,
     TransportError,
@@ -111,7 +112,7 @@ def retry_reason(error: BaseException) -> RetryReason | None:
         return RetryReason.CHECKPOINT_STORE
     if isinstance(error, TransportError | RateLimitedError):
         return RetryReason.SERVER
-    if isinstance(error, ServerError) and not isinstance(error, ClientError):
+    if isinstance(error, ServerError) and not isinstance(error, ClientError | ProtocolError):
         return RetryReason.SERVER
     return None
 

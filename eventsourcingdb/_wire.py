@@ -36,6 +36,7 @@ V1_READ_SUBJECTS: Final = "/api/v1/read-subjects"
 V1_READ_EVENT_TYPES: Final = "/api/v1/read-event-types"
 V1_READ_EVENT_TYPE: Final = "/api/v1/read-event-type"
 V1_HEALTH: Final = "/api/v1/health"
+V1_PUT_INTO_READ_ONLY_MODE: Final = "/api/v1/put-into-read-only-mode"
 
 V2_PING: Final = "/api/v2/system/ping"
 V2_VERIFY_TOKEN: Final = "/api/v2/system/verify-token"
@@ -55,6 +56,7 @@ PING_RECEIVED: Final = "io.eventsourcingdb.api.ping-received"
 API_TOKEN_VERIFIED_V1: Final = "io.eventsourcingdb.api.api-token-verified"
 TOKEN_VERIFIED_V2: Final = "io.eventsourcingdb.api.token-verified"
 EVENT_SCHEMA_REGISTERED: Final = "io.eventsourcingdb.api.event-schema-registered"
+READ_ONLY_MODE_ENABLED: Final = "io.eventsourcingdb.api.read-only-mode-enabled"
 
 # --- stream items ----------------------------------------------------------------------------
 

@@ -76,6 +76,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     run.add_argument("--http-port", type=int, default=3000, help="the HTTP port (3000)")
     run.add_argument("--signing-key-file", type=Path, help="an Ed25519 private key, PKCS#8 PEM")
     _add_flag(run, "--with-ui", False, "ignored: the emulator has no UI")
+    _add_flag(run, "--read-only", False, "refuse writes and schema registrations (503)")
     run.add_argument("--emulator-host", default="127.0.0.1", help="the address to listen on")
     run.add_argument(
         "--emulator-hash-version",
@@ -149,6 +150,7 @@ def _configure(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -
         .with_heartbeat_interval(arguments.emulator_heartbeat_interval)
         .with_time_format(TimeFormat(arguments.emulator_time_format))
     )
+    emulator.with_read_only(arguments.read_only)
     emulator.with_host(arguments.emulator_host)
     try:
         emulator.with_limits(

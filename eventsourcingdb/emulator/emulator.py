@@ -78,6 +78,7 @@ class Emulator:
         self._heartbeat_interval = 1.0
         self._time_format = TimeFormat.RFC3339_NANO
         self._limits = ConnectionLimits()
+        self._read_only = False
         self._server: EmulatorServer | None = None
         self._socket: SocketServer | None = None
         self._lock = threading.RLock()
@@ -194,6 +195,16 @@ class Emulator:
             raise InvalidArgumentError(str(error)) from None
         return self
 
+    def with_read_only(self, read_only: bool = True) -> Self:
+        """Start in read-only mode, as `run --read-only` starts the real server: reads,
+        observations and queries work; writes and schema registrations are refused with 503
+        (`StoreReadOnlyError` in our client). A running server enters the mode through
+        `POST /api/v1/put-into-read-only-mode`."""
+        if not isinstance(read_only, bool):
+            raise InvalidArgumentError(f"read_only must be True or False, got {read_only!r}")
+        self._read_only = read_only
+        return self
+
     def options(self) -> ServerOptions:
         """The settings a server started now would run with."""
         return ServerOptions(
@@ -206,6 +217,7 @@ class Emulator:
             data_directory=self._data_directory,
             verify_data_directory=self._verify_data_directory,
             limits=self._limits,
+            read_only=self._read_only,
         )
 
     # --- life cycle -------------------------------------------------------------------------

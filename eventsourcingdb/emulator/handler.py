@@ -114,6 +114,8 @@ class _Route:
     shape: _Shape
     action: _Action
     authenticated: bool = True
+    changes_data: bool = False
+    """Refused in read-only mode."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +140,7 @@ class Handler:
         self._store = store
         self._options = options or ServerOptions()
         self._faults = faults or Faults()
+        self._read_only = self._options.read_only
         self._routes = {
             path: route
             for path, route in _ROUTES.items()
@@ -152,6 +155,15 @@ class Handler:
     def use_store(self, store: Store) -> None:
         """Answer from `store` from now on (that of a restarted server)."""
         self._store = store
+
+    def restarted(self) -> None:
+        """The server restarted: read-only mode ends, unless the server was started in it."""
+        self._read_only = self._options.read_only
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the server is in read-only mode (refusing writes and schema registrations)."""
+        return self._read_only
 
     @property
     def faults(self) -> Faults:
@@ -205,6 +217,10 @@ class Handler:
             return Response(response.status, (*response.headers, ("allow", allow)), response.body)
         if route.authenticated and not self._is_authorized(request):
             return self._text(401, _wire.TEXT_UNAUTHORIZED)
+        if route.changes_data and self._read_only:
+            return self._refuse(
+                Refusal(503, _wire.TEXT_READ_ONLY, ErrorCode.STORE_READ_ONLY), route
+            )
         lines = V1_LINES if route.version is ApiVersion.V1 else V2_LINES
         call = _Call(route.version, BodyReader(strict=route.version is ApiVersion.V2), lines)
         try:
@@ -293,6 +309,14 @@ class Handler:
             else _wire.TOKEN_VERIFIED_V2
         )
         return self._event_document(call, self._management_event(request.path, kind, b"{}"))
+
+    async def _put_into_read_only_mode(self, request: Request, call: _Call) -> Response:
+        """Refuse writes from now on, until a restart without `--read-only`; only once."""
+        if self._read_only:
+            raise Refusal(503, _wire.TEXT_READ_ONLY, ErrorCode.READ_ONLY_MODE_ALREADY_ENABLED)
+        self._read_only = True
+        event = self._management_event(request.path, _wire.READ_ONLY_MODE_ENABLED, b"{}")
+        return self._event_document(call, event)
 
     async def _health(self, request: Request, call: _Call) -> Response:
         if "format=openmetrics" in request.query.split("&"):
@@ -499,14 +523,16 @@ _ROUTES: Final[dict[str, _Route]] = {
     _wire.V1_VERIFY_API_TOKEN: _Route(
         "POST", ApiVersion.V1, _Shape.DOCUMENT, Handler._verify_token
     ),
-    _wire.V1_WRITE_EVENTS: _Route("POST", ApiVersion.V1, _Shape.DOCUMENT, Handler._write_events),
+    _wire.V1_WRITE_EVENTS: _Route(
+        "POST", ApiVersion.V1, _Shape.DOCUMENT, Handler._write_events, changes_data=True
+    ),
     _wire.V1_READ_EVENTS: _Route("POST", ApiVersion.V1, _Shape.STREAM, Handler._read_events),
     _wire.V1_OBSERVE_EVENTS: _Route("POST", ApiVersion.V1, _Shape.STREAM, Handler._observe_events),
     _wire.V1_RUN_EVENTQL_QUERY: _Route(
         "POST", ApiVersion.V1, _Shape.STREAM, Handler._run_eventql_query
     ),
     _wire.V1_REGISTER_EVENT_SCHEMA: _Route(
-        "POST", ApiVersion.V1, _Shape.DOCUMENT, Handler._register_event_schema
+        "POST", ApiVersion.V1, _Shape.DOCUMENT, Handler._register_event_schema, changes_data=True
     ),
     _wire.V1_READ_SUBJECTS: _Route("POST", ApiVersion.V1, _Shape.STREAM, Handler._read_subjects),
     _wire.V1_READ_EVENT_TYPES: _Route(
@@ -516,11 +542,16 @@ _ROUTES: Final[dict[str, _Route]] = {
         "POST", ApiVersion.V1, _Shape.DOCUMENT, Handler._read_event_type
     ),
     _wire.V1_HEALTH: _Route("GET", ApiVersion.V1, _Shape.DOCUMENT, Handler._health),
+    _wire.V1_PUT_INTO_READ_ONLY_MODE: _Route(
+        "POST", ApiVersion.V1, _Shape.DOCUMENT, Handler._put_into_read_only_mode
+    ),
     _wire.V2_PING: _Route("GET", ApiVersion.V2, _Shape.DOCUMENT, Handler._ping, False),
     _wire.V2_VERIFY_TOKEN: _Route("POST", ApiVersion.V2, _Shape.DOCUMENT, Handler._verify_token),
-    _wire.V2_WRITE_EVENTS: _Route("POST", ApiVersion.V2, _Shape.STREAM, Handler._write_events),
+    _wire.V2_WRITE_EVENTS: _Route(
+        "POST", ApiVersion.V2, _Shape.STREAM, Handler._write_events, changes_data=True
+    ),
     _wire.V2_REGISTER_EVENT_SCHEMA: _Route(
-        "POST", ApiVersion.V2, _Shape.STREAM, Handler._register_event_schema
+        "POST", ApiVersion.V2, _Shape.STREAM, Handler._register_event_schema, changes_data=True
     ),
     _wire.V2_READ_EVENT_TYPE: _Route(
         _wire.QUERY_METHOD, ApiVersion.V2, _Shape.DOCUMENT, Handler._read_event_type

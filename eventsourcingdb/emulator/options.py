@@ -93,6 +93,9 @@ class ServerOptions:
     """The `Server` header; empty means the version that fits `api_versions` (1.3.0, or 1.2.0
     without v2)."""
     limits: ConnectionLimits = field(default_factory=ConnectionLimits)
+    read_only: bool = False
+    """Start in read-only mode (`run --read-only`): writes and schema registrations are refused
+    with 503 until the server is started again without it."""
 
     def __post_init__(self) -> None:
         if not self.server_header:

@@ -71,7 +71,9 @@ class EmulatorServer:
 
     def restart_store(self) -> None:
         """Close the store and open it again, as a restarted server would: a data directory is
-        read back from disk and checked again; a store in memory is kept as it is."""
+        read back from disk and checked again; a store in memory is kept as it is. Read-only
+        mode ends unless the server was started in it."""
+        self._handler.restarted()
         if self._options.data_directory is None:
             return
         self._store.close()

@@ -31,6 +31,7 @@ from typing import Any, Final, Generic, Protocol, TypeVar
 import httpx
 
 from eventsourcingdb import _wire
+from eventsourcingdb._pool_repair import release_closed_response, release_orphaned_connections
 from eventsourcingdb._protocol.errors import FailureKind, TransportCause, TransportFailure
 from eventsourcingdb._protocol.requests import Request
 from eventsourcingdb.errors import AsyncMismatchError, EventLoopMismatchError, InvalidArgumentError
@@ -253,6 +254,18 @@ class StreamResponse:
             await self._response.aclose()
         except (httpx.HTTPError, httpx.StreamError) as error:
             _log.debug("closing a response failed: %s", type(error).__name__)
+        finally:
+            await release_closed_response(self._response)
+
+
+async def _send(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
+    """`client.send(request, stream=True)`; should it fail or be cancelled, a connection it
+    left behind in the pool is closed (see `_pool_repair`)."""
+    try:
+        return await client.send(request, stream=True)
+    except BaseException:
+        await release_orphaned_connections(client)
+        raise
 
 
 P = TypeVar("P")
@@ -578,12 +591,15 @@ class Transport:
             async with asyncio.timeout(None) as deadline:
                 trace = self._deadline_trace(deadline, self._timeout)
                 http_request = self._build(client, request, headers, False, trace)
-                response = await client.send(http_request, stream=True)
+                response = await _send(client, http_request)
                 answered = True
                 try:
                     body = await response.aread()
                 finally:
-                    await response.aclose()
+                    try:
+                        await response.aclose()
+                    finally:
+                        await release_closed_response(response)
         except TimeoutError:
             limit = self._timeout if self._timeout is not None else 0.0
             failure = TransportFailure(
@@ -616,7 +632,7 @@ class Transport:
             async with asyncio.timeout(None) as deadline:
                 trace = self._deadline_trace(deadline, self._stall_timeout)
                 http_request = self._build(client, request, headers, True, trace)
-                response = await client.send(http_request, stream=True)
+                response = await _send(client, http_request)
         except TimeoutError:
             limit = self._stall_timeout if self._stall_timeout is not None else 0.0
             failure = TransportFailure(

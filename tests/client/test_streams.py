@@ -377,6 +377,33 @@ async def test_cancelling_the_consumer_releases_the_connection(
         assert busy() == 0
 
 
+@pytest.mark.twins("async", reason="asyncio's cancellation of a call (a blocking call has none)")
+async def test_a_call_cancelled_at_any_moment_gives_its_connection_back(
+    one_connection: tuple[Client, Busy],
+) -> None:
+    """Cancelled after 0, 1, 2, ... turns of the event loop, each call is cut at another point
+    of its way: waiting for a connection, connecting, sending, reading, closing. Wherever it is
+    cut, the connection goes back (httpcore alone loses it at two of these points), so the one
+    connection of the pool serves the next call."""
+    esdb, busy = one_connection
+    calls: dict[str, Callable[[], Awaitable[Any]]] = {
+        "observe_events": lambda: consume(esdb.observe_events("/books/42"), []),
+        "read_events": lambda: consume(esdb.read_events("/books/42"), []),
+        "ping": esdb.ping,
+        "write_events": lambda: esdb.write_events([book("/books/43")]),
+    }
+    for name, call in calls.items():
+        for turns in range(80):
+            task = asyncio.ensure_future(call())
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            assert busy() == 0, f"{name}, cancelled after {turns} turns"
+        await esdb.ping()  # waits at most the client's timeout (1 s) for the connection
+
+
 async def test_more_aborted_streams_than_connections_in_sequence(
     one_connection: tuple[Client, Busy],
 ) -> None:

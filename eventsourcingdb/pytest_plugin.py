@@ -2,8 +2,8 @@
 
 Installed with the package (entry point `pytest11`), so the fixtures are there in any test suite:
 `esdb_server`, `esdb_client`, `esdb_namespace`, `esdb_verification_key`, `esdb_store`,
-`esdb_repository`, `esdb_runner` and `esdb_faults`, and for blocking code `esdb_sync_client` (no
-pytest-asyncio needed).
+`esdb_repository`, `esdb_runner` and `esdb_faults`, and for blocking code `esdb_sync_client`,
+`esdb_sync_store` and `esdb_sync_repository` (no pytest-asyncio needed).
 The target is chosen with `--esdb-target` (or the `ESDB_TARGET` variable):
 
 - `in-process` (default): the embedded emulator, in this process, with no socket;
@@ -267,3 +267,20 @@ def esdb_repository(esdb_store: EventStore) -> Repository:
     from eventsourcingdb.aggregates import Repository
 
     return Repository(esdb_store)
+
+
+@pytest.fixture
+def esdb_sync_store(esdb_sync_client: sync.Client) -> sync.EventStore:
+    """`esdb_store` for blocking code: a `sync.EventStore` over `esdb_sync_client`, with the
+    same registry and source."""
+    from eventsourcingdb.sync import EventStore as SyncEventStore
+
+    return SyncEventStore(esdb_sync_client, source=STORE_SOURCE)
+
+
+@pytest.fixture
+def esdb_sync_repository(esdb_sync_store: sync.EventStore) -> sync.Repository:
+    """`esdb_repository` for blocking code: a `sync.Repository` over `esdb_sync_store`."""
+    from eventsourcingdb.sync import Repository as SyncRepository
+
+    return SyncRepository(esdb_sync_store)

@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 from eventsourcingdb._extras import import_extra
 from eventsourcingdb._protocol.calls import About, DocumentCall, StreamCall
 from eventsourcingdb._protocol.requests import Operation, TraceContext
-from eventsourcingdb.errors import InvalidArgumentError
+from eventsourcingdb.errors import ConcurrencyError, InvalidArgumentError
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -131,6 +131,7 @@ class Instrumentation:
     __slots__ = (
         "_api",
         "_base",
+        "_counters",
         "_duration",
         "_meter",
         "_name_suffix",
@@ -166,6 +167,7 @@ class Instrumentation:
         self._own_meter = chosen.meter_provider is not None
         self._meter: Any = None
         self._duration: Histogram | None = None
+        self._counters: dict[str, Any] = {}
         if api is not None:
             version = _version()
             provider = chosen.tracer_provider
@@ -244,6 +246,33 @@ class Instrumentation:
         if not self._recording():
             return None
         return StreamSpan(self, call)
+
+    # --- the framework -----------------------------------------------------------------------
+
+    def operation(
+        self,
+        name: str,
+        target: str | None = None,
+        *,
+        retrying: bool = False,
+        attributes: Mapping[str, str | int] | None = None,
+    ) -> Operated | _NoOperation:
+        """The INTERNAL span of a framework operation (`load Book`, `update Book`, `save`,
+        `execute`), current while it runs, with its conflicts and writes counted; `retrying`
+        operations also report their attempts."""
+        if not self._recording():
+            return _NO_OPERATION
+        name = name if target is None else f"{name} {target}"
+        return Operated(self, name, attributes or {}, retrying=retrying)
+
+    def _count(self, name: str, amount: int, attributes: Mapping[str, str | int]) -> None:
+        counter = self._counters.get(name)
+        if counter is None:
+            description, unit = _COUNTERS[name]
+            counter = self._counters[name] = self._meter.create_counter(
+                name, unit=unit, description=description
+            )
+        counter.add(amount, attributes)
 
     # --- building blocks ---------------------------------------------------------------------
 
@@ -380,6 +409,162 @@ def _response_code(error: BaseException | None) -> str | None:
     if isinstance(status, int) and not isinstance(status, bool) and status != 200:
         return str(status)
     return None
+
+
+_COUNTERS: Final = {
+    "eventsourcingdb.repository.writes": (
+        "Writes of the repository that stored events (a save, an executed decision).",
+        "{write}",
+    ),
+    "eventsourcingdb.repository.events": ("Events the repository wrote.", "{event}"),
+    "eventsourcingdb.repository.conflicts": (
+        "Writes refused because a precondition no longer held (optimistic concurrency).",
+        "{conflict}",
+    ),
+    "eventsourcingdb.repository.retries": (
+        "Decisions run again after a conflict (update, execute, retrying).",
+        "{retry}",
+    ),
+}
+"""The framework's counters: name, description and unit."""
+
+
+class Operated:
+    """The span of a framework operation, with what it counts: attempts, conflicts, writes."""
+
+    __slots__ = (
+        "_attributes",
+        "_instrumentation",
+        "_name",
+        "_retrying",
+        "_span",
+        "_token",
+        "conflicts",
+    )
+
+    def __init__(
+        self,
+        instrumentation: Instrumentation,
+        name: str,
+        attributes: Mapping[str, str | int],
+        *,
+        retrying: bool,
+    ) -> None:
+        self._instrumentation = instrumentation
+        self._name = name
+        self._attributes = {"db.system.name": SYSTEM, **attributes}
+        self._retrying = retrying
+        self._span: Span | None = None
+        self._token: object = None
+        self.conflicts = 0
+        """Conflicts the operation's attempts met."""
+
+    def __enter__(self) -> Operated:
+        instrumentation = self._instrumentation
+        tracer = instrumentation.tracer()
+        if tracer is not None:
+            api = instrumentation._api
+            assert api is not None
+            self._span = tracer.start_span(
+                self._name, kind=api.trace.SpanKind.INTERNAL, attributes=self._attributes
+            )
+            self._token = api.context.attach(api.trace.set_span_in_context(self._span))
+        return self
+
+    def set(self, attributes: Mapping[str, str | int]) -> None:
+        """Add attributes to the span (what became known while it ran)."""
+        if self._span is not None:
+            self._span.set_attributes(attributes)
+
+    def wrote(self, events: int) -> None:
+        """The operation wrote `events` events in one write."""
+        instrumentation = self._instrumentation
+        instrumentation._count("eventsourcingdb.repository.writes", 1, self._metric_attributes())
+        instrumentation._count(
+            "eventsourcingdb.repository.events", events, self._metric_attributes()
+        )
+        self.set({"eventsourcingdb.events.written": events})
+
+    def refused(self) -> None:
+        """The operation's write was refused: a precondition no longer held (a conflict)."""
+        self._instrumentation._count(
+            "eventsourcingdb.repository.conflicts", 1, self._metric_attributes()
+        )
+
+    def retry(self, error: BaseException, retry: int | None, delay: float | None) -> None:
+        """An attempt of the decision ended in a conflict; `retry` is the number of the retry
+        that follows after `delay` seconds, None when the retries ran out."""
+        self.conflicts += 1
+        event: dict[str, Any] = {"error.type": _error_type(error) or type(error).__name__}
+        if retry is not None:
+            self._instrumentation._count(
+                "eventsourcingdb.repository.retries", 1, self._metric_attributes()
+            )
+            event["eventsourcingdb.retry"] = retry
+            if delay is not None:
+                event["eventsourcingdb.retry.delay"] = delay
+        if self._span is not None:
+            self._span.add_event("conflict", event)
+
+    def _metric_attributes(self) -> dict[str, str | int]:
+        operation = self._name.split(" ", 1)[0]
+        return {"db.system.name": SYSTEM, "eventsourcingdb.operation": operation}
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        span = self._span
+        if span is None:
+            return
+        api = self._instrumentation._api
+        span.set_attribute("eventsourcingdb.conflicts", self.conflicts)
+        if self._retrying:  # the last attempt conflicted too when the retries ran out
+            last = 0 if isinstance(exc_value, ConcurrencyError) else 1
+            span.set_attribute("eventsourcingdb.attempts", self.conflicts + last)
+        kind = _error_type(exc_value)
+        if kind is not None:
+            _record_error(api, span, exc_value, kind)
+        span.end()
+        assert api is not None
+        api.context.detach(self._token)
+
+
+class _NoOperation:
+    """`operation()` when nothing records."""
+
+    __slots__ = ()
+    conflicts = 0
+
+    def __enter__(self) -> _NoOperation:
+        return self
+
+    def set(self, attributes: Mapping[str, str | int]) -> None:
+        return None
+
+    def wrote(self, events: int) -> None:
+        return None
+
+    def refused(self) -> None:
+        return None
+
+    def retry(self, error: BaseException, retry: int | None, delay: float | None) -> None:
+        return None
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+
+_NO_OPERATION: Final = _NoOperation()
+
+
+def instrumentation_of(client: object) -> Instrumentation:
+    """The instrumentation of the client a store or runner talks through (an inactive one for a
+    stand-in client that has none)."""
+    found = getattr(client, "_telemetry", None)
+    return found if isinstance(found, Instrumentation) else _INACTIVE
 
 
 class _Nothing:
@@ -589,3 +774,6 @@ def consuming(
             assert kind is not None
             _record_error(api, span, error, kind)
             raise
+
+
+_INACTIVE: Final = Instrumentation(Telemetry(enabled=False), "http://localhost")

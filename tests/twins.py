@@ -16,17 +16,22 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import enum
 import functools
+import inspect
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from types import TracebackType
 from typing import Any, Protocol, TypeVar, cast
 
 import httpx
+import pytest
 
 from eventsourcingdb import Client
+from eventsourcingdb.aggregates import Repository
 from eventsourcingdb.emulator import Emulator
 from eventsourcingdb.emulator.transport import LoopClosedError, LoopThread
+from eventsourcingdb.models import EventStore
 from eventsourcingdb.sync import Client as SyncClient
 from eventsourcingdb.testing import ServerHandle
 
@@ -45,10 +50,18 @@ _WORKERS = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_pre
 for events that other calls write)."""
 
 
+_LOOP: list[asyncio.AbstractEventLoop] = []
+"""The event loop of the latest blocking call: where a test's callbacks run (see `in_thread`)."""
+
+
 async def in_thread(function: Callable[..., T], *args: Any) -> T:
-    """Run a blocking call in a worker thread (which has no event loop) and wait for it."""
+    """Run a blocking call in a worker thread (which has no event loop) and wait for it; the
+    call sees the caller's context variables (the current span, say), as `asyncio.to_thread`
+    would show them."""
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_WORKERS, functools.partial(function, *args))
+    _LOOP[:] = [loop]
+    context = contextvars.copy_context()
+    return await loop.run_in_executor(_WORKERS, functools.partial(context.run, function, *args))
 
 
 _END = object()
@@ -101,34 +114,124 @@ class AsyncStream(AsyncGenerator[T, None]):
         await in_thread(self.blocking.close)
 
 
-class _AsyncClient:
-    """The async face of a blocking `eventsourcingdb.sync.Client`."""
+def _twin_classes() -> dict[type, type]:
+    """Each blocking class and its async twin, whose methods say which calls wait."""
+    from eventsourcingdb.sync import EventStore as SyncEventStore
+    from eventsourcingdb.sync import Repository as SyncRepository
 
-    _STREAMS = frozenset(
-        {"read_events", "observe_events", "run_eventql_query", "read_subjects", "read_event_types"}
-    )
+    return {SyncClient: Client, SyncEventStore: EventStore, SyncRepository: Repository}
 
-    def __init__(self, client: SyncClient) -> None:
-        self.blocking = client
+
+def _face(value: Any) -> Any:
+    """`value` behind an async face if it is a blocking twin's object, else as it is."""
+    if type(value) in _twin_classes():
+        return AsyncFace(value)
+    return value
+
+
+def _blocking_callback(
+    function: Callable[..., Any], loop: asyncio.AbstractEventLoop | None = None
+) -> Any:
+    """A test's callback (`retrying`'s operation, `update`'s change) for blocking code: what it
+    returns is awaited, if awaitable, on the test's event loop (the one of the blocking call
+    that runs the callback, unless given), which waits for the worker meanwhile."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        nonlocal loop
+        if loop is None:
+            loop = _LOOP[0]
+        result = function(*args, **kwargs)
+        if inspect.isawaitable(result):
+            context = contextvars.copy_context()  # the blocking caller's, as a sync call sees it
+
+            async def wait() -> Any:
+                return await result
+
+            async def launch() -> Any:
+                return await context.run(asyncio.ensure_future, wait())
+
+            return asyncio.run_coroutine_threadsafe(launch(), loop).result()
+        if isinstance(result, AsyncStream):
+            return result.blocking
+        if hasattr(result, "__anext__"):
+            return _stepped(result, loop)
+        return result
+
+    return call
+
+
+def _stepped(source: AsyncIterator[T], loop: asyncio.AbstractEventLoop) -> Generator[T, None, None]:
+    """An async iterator of the test's as a generator for blocking code, each step run on the
+    test's event loop."""
+    try:
+        while True:
+            try:
+                yield asyncio.run_coroutine_threadsafe(anext(source), loop).result()  # type: ignore[arg-type]
+            except StopAsyncIteration:
+                return
+    finally:
+        close = getattr(source, "aclose", None)
+        if close is not None:
+            asyncio.run_coroutine_threadsafe(close(), loop).result()
+
+
+class AsyncFace:
+    """The async face of a blocking twin's object (client, store, repository).
+
+    A method whose async twin is a coroutine function runs in a worker thread and is awaited;
+    any other runs at once, and a generator it returns (a stream) gets an `AsyncStream` face.
+    Objects of the blocking twins that come back get faces too, and functions passed in (such
+    as `update`'s change) are run for blocking code (see `_blocking_callback`).
+    """
+
+    def __init__(self, blocking: Any) -> None:
+        object.__setattr__(self, "blocking", blocking)
+        object.__setattr__(self, "_async_type", _twin_classes()[type(blocking)])
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Replace a method of the blocking object (as `monkeypatch.setattr` does): a test's
+        function runs for blocking code; one of this face's own puts the original back."""
+        if getattr(value, "_face_of", None) == name:
+            vars(self.blocking).pop(name, None)
+            return
+        if inspect.isfunction(value) or inspect.ismethod(value):
+            value = _blocking_callback(value)
+        setattr(self.blocking, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        vars(self.blocking).pop(name, None)
 
     def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self.blocking, name)
-        if name in self._STREAMS:
-            return lambda *args, **kwargs: AsyncStream(attribute(*args, **kwargs))
         if name == "aclose":
             raise AttributeError(name)
-        if callable(attribute):
+        attribute = getattr(self.blocking, name)
+        if not callable(attribute):
+            return _face(attribute)
+        counterpart = getattr(self._async_type, name, None)
+        if inspect.iscoroutinefunction(counterpart):
 
             async def call(*args: Any, **kwargs: Any) -> Any:
-                return await in_thread(functools.partial(attribute, *args, **kwargs))
+                loop = asyncio.get_running_loop()
+                args = tuple(_callback(value, loop) for value in args)
+                kwargs = {key: _callback(value, loop) for key, value in kwargs.items()}
+                return _face(await in_thread(functools.partial(attribute, *args, **kwargs)))
 
+            call._face_of = name  # type: ignore[attr-defined]
             return call
-        return attribute
+
+        def direct(*args: Any, **kwargs: Any) -> Any:
+            result = attribute(*args, **kwargs)
+            if isinstance(result, Generator):
+                return AsyncStream(result)
+            return _face(result)
+
+        direct._face_of = name  # type: ignore[attr-defined]
+        return direct
 
     async def aclose(self) -> None:
         await in_thread(self.blocking.close)
 
-    async def __aenter__(self) -> _AsyncClient:
+    async def __aenter__(self) -> AsyncFace:
         self.blocking.__enter__()
         return self
 
@@ -144,16 +247,50 @@ class _AsyncClient:
         return repr(self.blocking)
 
 
+def _callback(value: Any, loop: asyncio.AbstractEventLoop) -> Any:
+    if inspect.isfunction(value) or inspect.ismethod(value):
+        return _blocking_callback(value, loop)
+    return value
+
+
 def as_async(client: SyncClient) -> Client:
     """The blocking client with the async client's face, for the shared behaviour suites."""
-    return cast(Client, _AsyncClient(client))
+    return cast(Client, AsyncFace(client))
 
 
 def blocking(client: Client) -> SyncClient:
     """The blocking client behind a face made by `as_async`."""
     face: Any = client
-    assert isinstance(face, _AsyncClient), f"{client!r} is not a blocking client's face"
-    return face.blocking
+    assert isinstance(face, AsyncFace), f"{client!r} is not a blocking client's face"
+    return cast(SyncClient, face.blocking)
+
+
+def new_store(client: Client, **settings: Any) -> EventStore:
+    """An `EventStore` of `client`'s twin: the blocking one (behind a face) for a face of a
+    blocking client, or for anything else with a `blocking` client inside."""
+    inner = getattr(client, "blocking", None)
+    if inner is not None:
+        from eventsourcingdb.sync import EventStore as SyncEventStore
+
+        return cast(EventStore, AsyncFace(SyncEventStore(inner, **settings)))
+    return EventStore(client, **settings)
+
+
+def new_repository(store: EventStore, **settings: Any) -> Repository:
+    """A `Repository` of `store`'s twin."""
+    if isinstance(store, AsyncFace):
+        from eventsourcingdb.sync import Repository as SyncRepository
+
+        return cast(Repository, AsyncFace(SyncRepository(store.blocking, **settings)))
+    return Repository(store, **settings)
+
+
+def twin_client(twin: Twin, async_client: Client, request: pytest.FixtureRequest) -> Client:
+    """The client of `twin` for a test: the plugin's `esdb_client`, or its blocking
+    `esdb_sync_client` behind a face."""
+    if twin is Twin.ASYNC:
+        return async_client
+    return as_async(request.getfixturevalue("esdb_sync_client"))
 
 
 # --- a blocking transport over an async one --------------------------------------------------
@@ -309,6 +446,7 @@ async def open_client(
 
 
 __all__ = [
+    "AsyncFace",
     "AsyncStream",
     "Connect",
     "SyncBridge",
@@ -318,6 +456,9 @@ __all__ = [
     "client_class",
     "in_thread",
     "new_client",
+    "new_repository",
+    "new_store",
     "open_client",
     "server_client",
+    "twin_client",
 ]

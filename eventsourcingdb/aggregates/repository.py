@@ -14,12 +14,14 @@ import inspect
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import aclosing
-from typing import TypeVar, cast
+from typing import Final, TypeVar, cast
 
 from pydantic import BaseModel
 
+from eventsourcingdb import _twins
 from eventsourcingdb._validation import check_written_subject
 from eventsourcingdb.aggregates.aggregate import Aggregate, AggregateSpec
+from eventsourcingdb.aggregates.backoff import Backoff, checked_retries
 from eventsourcingdb.aggregates.boundaries import Boundary, BoundaryRead, unchanged
 from eventsourcingdb.aggregates.decider import Decider, DecisionResult
 from eventsourcingdb.aggregates.errors import (
@@ -29,16 +31,11 @@ from eventsourcingdb.aggregates.errors import (
     AggregateNotFoundError,
 )
 from eventsourcingdb.aggregates.handlers import MissingHandler
-from eventsourcingdb.aggregates.retrying import Backoff, checked_retries, retry_on_conflict
+from eventsourcingdb.aggregates.retrying import retry_on_conflict
 from eventsourcingdb.errors import ConcurrencyError, EventSourcingDBError, InvalidArgumentError
 from eventsourcingdb.event import Event
-from eventsourcingdb.models import (
-    EventStore,
-    OnUnknown,
-    RecordedEvent,
-    UnknownEventTypeError,
-    Verification,
-)
+from eventsourcingdb.models import OnUnknown, RecordedEvent, UnknownEventTypeError, Verification
+from eventsourcingdb.models.store import EventStore
 from eventsourcingdb.options import (
     IfEventIsMissingDuringRead,
     Order,
@@ -51,6 +48,7 @@ from eventsourcingdb.preconditions import (
     Precondition,
     SubjectPrecondition,
 )
+from eventsourcingdb.telemetry import Instrumentation, Operated, _NoOperation, instrumentation_of
 
 __all__ = ["Repository"]
 
@@ -72,6 +70,10 @@ async def _pairs(
             yield [(event.data, event.event_id)]
 
 
+_AGGREGATE_TYPE: Final = "eventsourcingdb.aggregate.type"
+_SUBJECT: Final = "eventsourcingdb.subject"
+
+
 def _guard(subject: str, version: str | None, *, recursive: bool) -> SubjectPrecondition:
     if version is None:
         return IsSubjectPristine(subject, recursive=recursive)
@@ -88,6 +90,7 @@ class Repository:
     def __init__(
         self, store: EventStore, *, retries: int = 3, backoff: Backoff | None = None
     ) -> None:
+        _twins.refuse_other_twin(store, EventStore, "Repository")
         if not isinstance(store, EventStore):
             raise InvalidArgumentError(
                 f"Repository needs an EventStore from eventsourcingdb.models, got "
@@ -123,11 +126,22 @@ class Repository:
         """The aggregate at `subject`, or a fresh one if the subject has no events yet."""
         return await self._rehydrate(aggregate_type, subject)
 
+    def _telemetry(self) -> Instrumentation:
+        return instrumentation_of(self._store.client)
+
     async def _rehydrate(self, aggregate_type: type[A], subject: str) -> A:
         if not (isinstance(aggregate_type, type) and issubclass(aggregate_type, Aggregate)):
             raise InvalidArgumentError(
                 f"the repository loads Aggregate subclasses, got {aggregate_type!r}"
             )
+        name = aggregate_type.__qualname__
+        described = {_AGGREGATE_TYPE: name, _SUBJECT: subject}
+        with self._telemetry().operation("load", name, attributes=described) as traced:
+            aggregate = await self._replayed(aggregate_type, subject)
+            traced.set({"eventsourcingdb.aggregate.version": aggregate.version or ""})
+            return aggregate
+
+    async def _replayed(self, aggregate_type: type[A], subject: str) -> A:
         aggregate = aggregate_type.new(subject)
         spec = aggregate_type._spec
         retired = spec.snapshots.retired if spec.snapshots is not None else ()
@@ -206,6 +220,24 @@ class Repository:
         _check_together(aggregates)
         if not any(aggregate._pending for aggregate in aggregates):
             return []
+        types = sorted({type(aggregate).__qualname__ for aggregate in aggregates})
+        described: dict[str, str | int] = {
+            _AGGREGATE_TYPE: ",".join(types),
+            "eventsourcingdb.aggregate.count": len(aggregates),
+        }
+        if len(aggregates) == 1:
+            described[_SUBJECT] = aggregates[0].subject
+        with self._telemetry().operation("save", attributes=described) as traced:
+            return await self._save(aggregates, preconditions, trace_parent, trace_state, traced)
+
+    async def _save(
+        self,
+        aggregates: Sequence[Aggregate],
+        preconditions: Sequence[Precondition],
+        trace_parent: str | None,
+        trace_state: str | None,
+        traced: Operated | _NoOperation,
+    ) -> list[RecordedEvent[BaseModel]]:
         sent = [*(unchanged(aggregate) for aggregate in aggregates), *preconditions]
         pairs: list[tuple[str, BaseModel]] = []
         plan: list[tuple[Aggregate, int, bool]] = []
@@ -222,7 +254,9 @@ class Repository:
                 pairs, preconditions=sent, trace_parent=trace_parent, trace_state=trace_state
             )
         except ConcurrencyError as error:
+            traced.refused()
             raise await self._conflict(aggregates, sent, error) from error
+        traced.wrote(len(written))
         recorded: list[RecordedEvent[BaseModel]] = []
         position = 0
         for aggregate, count, snapshot_written in plan:
@@ -304,10 +338,20 @@ class Repository:
         `operation` must load what it decides on afresh each time. Use it for decisions that
         span several aggregates or a boundary; `update` and `execute` use it themselves.
         """
+        with self._telemetry().operation("retrying", retrying=True) as traced:
+            return await self._retrying(operation, retries, traced)
+
+    async def _retrying(
+        self,
+        operation: Callable[[], Awaitable[R]],
+        retries: int | None,
+        traced: Operated | _NoOperation,
+    ) -> R:
         return await retry_on_conflict(
             operation,
             retries=self._retries if retries is None else retries,
             backoff=self._backoff,
+            on_conflict=traced.retry,
         )
 
     async def update(
@@ -332,11 +376,16 @@ class Repository:
                 aggregate = await self.load(aggregate_type, subject)
             outcome = change(aggregate)
             if inspect.isawaitable(outcome):
-                await outcome
+                await outcome  # sync: raise _twins.awaitable_in_blocking_code(outcome, "change")
             await self.save(aggregate)
             return aggregate
 
-        return await self.retrying(attempt, retries=retries)
+        name = getattr(aggregate_type, "__qualname__", repr(aggregate_type))
+        described = {_AGGREGATE_TYPE: name, _SUBJECT: subject}
+        with self._telemetry().operation(
+            "update", name, retrying=True, attributes=described
+        ) as traced:
+            return await self._retrying(attempt, retries, traced)
 
     # --- deciders ----------------------------------------------------------------------------
 
@@ -372,6 +421,7 @@ class Repository:
             try:
                 written = await self._store.append(subject, *decided, preconditions=sent)
             except ConcurrencyError as error:
+                traced.refused()
                 raise AggregateConcurrencyError(
                     aggregate_type=None,
                     subject=subject,
@@ -379,13 +429,16 @@ class Repository:
                     preconditions=sent,
                     cause=error,
                 ) from error
+            traced.wrote(len(written))
             return DecisionResult(
                 state=decider.fold(decided, state),
                 events=tuple(written),
                 version=written[-1].event_id,
             )
 
-        return await self.retrying(attempt, retries=retries)
+        described = {_SUBJECT: subject}
+        with self._telemetry().operation("execute", retrying=True, attributes=described) as traced:
+            return await self._retrying(attempt, retries, traced)
 
     async def load_state(self, decider: Decider[S, C, E], subject: str) -> tuple[S, str | None]:
         """The decider's state of `subject` and the id of its last event (None: it has none).
@@ -420,7 +473,7 @@ class Repository:
         registry = self._store.registry
         rows = self._store.query(boundary.query(registry), row_type=RecordedEvent)
         async with aclosing(rows) as stream:
-            events = tuple([recorded async for recorded in stream])
+            events = tuple([recorded async for recorded in stream])  # sync: events = tuple(stream)
         last = max((recorded.event_id for recorded in events), key=int) if events else None
         return BoundaryRead(
             boundary=boundary,

@@ -19,6 +19,7 @@ import enum
 import inspect
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from pydantic import BaseModel, JsonValue, PydanticUserError
@@ -30,6 +31,7 @@ from eventsourcingdb.models.errors import DeclarationError
 __all__ = [
     "JSON_SCHEMA_DIALECT",
     "SchemaEvolution",
+    "SchemaReport",
     "additive_changes",
     "event_schema",
     "schemas_equal",
@@ -410,3 +412,18 @@ def additive_changes(
     problems: list[str] = []
     _compare(registered, generated, (), added, problems)
     return tuple(added), tuple(problems)
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaReport:
+    """What `register_schemas` found and did, each a sorted tuple of event type names."""
+
+    registered: tuple[str, ...]
+    """Types whose schema this call registered."""
+    unchanged: tuple[str, ...]
+    """Types whose identical schema was registered already."""
+    without_schema: tuple[str, ...]
+    """Types with stored events but no schema that no declared model covers (left as they are)."""
+    evolved: tuple[str, ...] = ()
+    """Types declared with `SchemaEvolution.ADDITIVE` whose registered schema is an earlier
+    version of their model's: the model added optional members, which the schema tolerates."""

@@ -11,12 +11,12 @@ import json
 import logging
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from eventsourcingdb import _twins
 from eventsourcingdb._streams import SKIP, Skip, Stream, batches_of, converted
 from eventsourcingdb._validation import check_source
 from eventsourcingdb.client import Client
@@ -34,6 +34,7 @@ from eventsourcingdb.models.recorded import RecordedEvent
 from eventsourcingdb.models.registry import EventDeclaration, EventRegistry, default_registry
 from eventsourcingdb.models.schema import (
     SchemaEvolution,
+    SchemaReport,
     additive_changes,
     schema_diff,
     schemas_equal,
@@ -53,21 +54,6 @@ _logger = logging.getLogger("eventsourcingdb.models")
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
-
-
-@dataclass(frozen=True, slots=True)
-class SchemaReport:
-    """What `register_schemas` found and did, each a sorted tuple of event type names."""
-
-    registered: tuple[str, ...]
-    """Types whose schema this call registered."""
-    unchanged: tuple[str, ...]
-    """Types whose identical schema was registered already."""
-    without_schema: tuple[str, ...]
-    """Types with stored events but no schema that no declared model covers (left as they are)."""
-    evolved: tuple[str, ...] = ()
-    """Types declared with `SchemaEvolution.ADDITIVE` whose registered schema is an earlier
-    version of their model's: the model added optional members, which the schema tolerates."""
 
 
 def _compare(declaration: EventDeclaration, registered: JsonValue) -> SchemaDrift | tuple[str, ...]:
@@ -130,6 +116,7 @@ class EventStore:
         verification: Verification = Verification.NONE,
         verification_key: Ed25519PublicKey | None = None,
     ) -> None:
+        _twins.refuse_other_twin(client, Client, "EventStore")
         self._client = client
         self._source = check_source(source)
         if registry is not None and not isinstance(registry, EventRegistry):

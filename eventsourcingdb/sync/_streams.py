@@ -26,13 +26,17 @@ garbage collection release the connection as for any generator.
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator
+import weakref
+from collections.abc import Callable, Generator
+from contextlib import closing
 from types import TracebackType
 from typing import Any, Protocol, TypeVar, overload
 
+from eventsourcingdb._streams import SKIP, Skip, _convert
 from eventsourcingdb.errors import AsyncMismatchError, EventSourcingDBError
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 class _Interruptible(Protocol):
@@ -70,14 +74,29 @@ class Interrupt:
                 self._answer.interrupt()
 
 
+_INTERRUPTS: weakref.WeakKeyDictionary[Generator[Any, None, None], Interrupt] = (
+    weakref.WeakKeyDictionary()
+)
+"""The `Interrupt` of each native generator of the client that is not yet in a `Stream`."""
+
+
+def register(batches: Generator[Any, None, None], interrupt: Interrupt) -> None:
+    """Remember that `interrupt` ends a read of `batches` (for the `Stream` made of it later)."""
+    _INTERRUPTS[batches] = interrupt
+
+
 class Stream(Generator[T, None, None]):
     """A generator of the values of a native generator of batches; `close()` may end it from
     another thread while a consumer waits in it."""
 
     __slots__ = ("_batch", "_closing", "_idle", "_index", "_inner", "_interrupt", "_lock", "_owner")
 
-    def __init__(self, batches: Generator[list[T], None, None], interrupt: Interrupt) -> None:
+    def __init__(
+        self, batches: Generator[list[T], None, None], interrupt: Interrupt | None = None
+    ) -> None:
         self._inner = batches
+        if interrupt is None:
+            interrupt = _INTERRUPTS.pop(batches, None) or Interrupt()
         self._interrupt = interrupt
         self._batch: list[T] = []
         self._index = 0
@@ -195,4 +214,42 @@ class Stream(Generator[T, None, None]):
         return f"<{type(self).__name__} of {self._inner!r}>"
 
 
-__all__ = ["Interrupt", "Stream"]
+def batches_of(source: Generator[T, None, None]) -> Generator[list[T], None, None]:
+    """The values of `source` in batches: a `Stream`'s own (what it has not handed out yet,
+    then those of its native generator), or one value at a time for any other generator."""
+    if isinstance(source, Stream):
+        rest = source._batch[source._index :]
+        source._batch, source._index = [], 0
+        if rest:
+            yield rest
+        yield from source._inner
+    else:
+        for value in source:
+            yield [value]
+
+
+def _converted_batches(
+    source: Generator[T, None, None], convert: Callable[[T], U | Skip], skips: bool
+) -> Generator[list[U], None, None]:
+    try:
+        with closing(batches_of(source)) as batches:
+            for batch in batches:
+                values, failure = _convert(batch, convert, skips)
+                if values:
+                    yield values
+                if failure is not None:
+                    raise failure
+    finally:
+        source.close()
+
+
+def converted(
+    source: Generator[T, None, None], convert: Callable[[T], U | Skip], *, skips: bool = False
+) -> Stream[U]:
+    """A `Stream` of `convert(value)` for each value of `source`; with `skips=True`, values
+    converted to `SKIP` are left out. Closing it closes `source`, also from another thread."""
+    interrupt = source._interrupt if isinstance(source, Stream) else None
+    return Stream(_converted_batches(source, convert, skips), interrupt)
+
+
+__all__ = ["SKIP", "Interrupt", "Skip", "Stream", "batches_of", "converted", "register"]

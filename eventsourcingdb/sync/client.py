@@ -41,7 +41,7 @@ from eventsourcingdb.event import Event, EventCandidate
 from eventsourcingdb.event_type import EventType
 from eventsourcingdb.options import ObserveEventsOptions, ReadEventsOptions, ReadSubjectsOptions
 from eventsourcingdb.preconditions import Precondition
-from eventsourcingdb.sync._streams import Interrupt, Stream
+from eventsourcingdb.sync._streams import Interrupt, Stream, register
 from eventsourcingdb.sync._transport import Transport
 from eventsourcingdb.telemetry import Instrumentation, Telemetry
 
@@ -360,10 +360,13 @@ class Client:
     ) -> Generator[list[Any], None, None]:
         """`read_events` for the typed reads of `EventStore`: the values of each chunk as one
         list, where `line_decoders` may decode a line by itself (see `calls.read_events`) and
-        the others are `Event`s. A plain generator: close it in the thread that reads it."""
+        the others are `Event`s. A plain generator; a `Stream` made of it closes from anywhere."""
         call = calls.read_events(subject, options, line_decoders)
         self._check_open()
-        return self._stream(call, Interrupt())
+        interrupt = Interrupt()
+        batches = self._stream(call, interrupt)
+        register(batches, interrupt)  # a `Stream` made of them can then be closed from elsewhere
+        return batches
 
     def observe_events(
         self, subject: str, options: ObserveEventsOptions | None = None

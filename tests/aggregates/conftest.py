@@ -20,9 +20,17 @@ from eventsourcingdb.options import ReadEventsOptions
 from examples.library.events import LIBRARY
 from examples.library.events import SOURCE as LIBRARY_SOURCE
 from tests.aggregates.domain import REGISTRY, SOURCE
+from tests.twins import Twin, new_repository, new_store, twin_client
 
 FAST = Backoff(initial=0.001, maximum=0.01)
 """A backoff that keeps retrying tests quick."""
+
+
+@pytest.fixture
+def esdb_client(esdb_client: Client, twin: Twin, request: pytest.FixtureRequest) -> Client:
+    """The plugin's client of the twin under test: every test that uses it runs against the
+    async client and the blocking one (behind an async face, see `tests/twins.py`)."""
+    return twin_client(twin, esdb_client, request)
 
 
 @pytest.fixture
@@ -34,7 +42,7 @@ def root() -> str:
 @pytest.fixture
 async def store(esdb_client: Client) -> EventStore:
     """A store for the test domain, with its schemas registered."""
-    chosen = EventStore(esdb_client, source=SOURCE, registry=REGISTRY)
+    chosen = new_store(esdb_client, source=SOURCE, registry=REGISTRY)
     await chosen.register_schemas()
     return chosen
 
@@ -42,13 +50,13 @@ async def store(esdb_client: Client) -> EventStore:
 @pytest.fixture
 def repo(store: EventStore) -> Repository:
     """A repository over `store` that retries quickly."""
-    return Repository(store, backoff=FAST)
+    return new_repository(store, backoff=FAST)
 
 
 @pytest.fixture
 async def library_store(esdb_client: Client) -> EventStore:
     """A store for the library example's events, with their schemas registered."""
-    chosen = EventStore(esdb_client, source=LIBRARY_SOURCE, registry=LIBRARY)
+    chosen = new_store(esdb_client, source=LIBRARY_SOURCE, registry=LIBRARY)
     await chosen.register_schemas()
     return chosen
 

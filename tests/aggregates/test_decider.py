@@ -27,6 +27,7 @@ from examples.library.domain import (
 from examples.library.events import MemberLimitChanged, MemberRegistered
 from tests.aggregates.conftest import FAST, read_all
 from tests.aggregates.domain import Add, Incremented, LineAdded, Tally, tally
+from tests.twins import new_repository
 
 
 async def test_execute_writes_the_decision_and_returns_the_new_state(
@@ -105,7 +106,7 @@ async def test_a_conflict_after_the_last_retry_names_the_subject(
 
 @pytest.mark.timeout(30)
 async def test_concurrent_executions_all_count(store: EventStore, root: str) -> None:
-    repo = Repository(store, retries=30, backoff=FAST)
+    repo = new_repository(store, retries=30, backoff=FAST)
     results = await asyncio.gather(*(repo.execute(tally, f"{root}/t", Add(1)) for _ in range(10)))
     assert len(results) == 10
     state, _ = await repo.load_state(tally, f"{root}/t")
@@ -120,7 +121,7 @@ async def test_extra_preconditions_guard_the_decision(repo: Repository, root: st
 
 
 async def test_the_library_member_decider_round_trips(library_store: EventStore, root: str) -> None:
-    repo = Repository(library_store)
+    repo = new_repository(library_store)
     subject = f"{root}/members/ada"
     registered = await repo.execute(member_decider, subject, RegisterMember(name="Ada", limit=2))
     assert registered.state == MemberState(registered=True, name="Ada", limit=2)

@@ -31,6 +31,7 @@ from tests.aggregates.domain import (
     Reset,
     tally,
 )
+from tests.twins import new_repository
 
 TRACE_PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
@@ -119,7 +120,7 @@ async def test_load_or_new_returns_a_fresh_aggregate_or_the_stored_one(
 
 
 async def test_nothing_pending_sends_no_request(store: EventStore, root: str) -> None:
-    repo = Repository(store)
+    repo = new_repository(store)
     counter = Counter.new(f"{root}/c")
     counter.increment()
     await repo.save(counter)
@@ -303,7 +304,7 @@ async def test_the_repository_checks_its_arguments(repo: Repository, root: str) 
     with pytest.raises(InvalidArgumentError, match="EventStore"):
         Repository(object())  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match="retries"):
-        Repository(repo.store, retries=-1)
+        new_repository(repo.store, retries=-1)
     with pytest.raises(InvalidArgumentError, match="Aggregate subclasses"):
         await repo.load(dict, f"{root}/c")  # type: ignore[type-var]
     with pytest.raises(InvalidArgumentError, match="save takes an Aggregate"):

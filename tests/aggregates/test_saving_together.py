@@ -30,6 +30,7 @@ from tests.aggregates.domain import (
     Order,
     SnapshottingCounter,
 )
+from tests.twins import new_repository, new_store
 
 
 class WriteCounter:
@@ -60,7 +61,7 @@ async def either_repo(
     """A repository over API v2 (whose errors name the failed precondition) or v1 (which does
     not), for the same server as `repo`."""
     async with esdb_server.get_client(api_version=request.param) as client:
-        yield Repository(EventStore(client, source=SOURCE, registry=REGISTRY), backoff=FAST)
+        yield new_repository(new_store(client, source=SOURCE, registry=REGISTRY), backoff=FAST)
 
 
 def _name(model: type[BaseModel]) -> str:

@@ -26,6 +26,7 @@ from tests.aggregates.domain import (
     Incremented,
     SnapshottingCounter,
 )
+from tests.twins import new_repository, new_store
 
 SNAPSHOT_TYPE = f"{PREFIX}.counter-snapshot.v2"
 
@@ -134,13 +135,13 @@ async def test_retired_snapshot_types_are_skipped_on_load(
         def _step(self, event: Step) -> None:
             self.total += event.by
 
-    old = Repository(store)  # the test registry: writes counter-snapshot.v2 snapshots
+    old = new_repository(store)  # the test registry: writes counter-snapshot.v2 snapshots
     subject = f"{root}/c"
     counter = SnapshottingCounter.new(subject)
     for _ in range(6):
         counter.increment(2)
     await old.save(counter)
-    new = Repository(EventStore(store.client, source=SOURCE, registry=registry))
+    new = new_repository(new_store(store.client, source=SOURCE, registry=registry))
     tally = await new.load(Tally, subject)
     assert tally.total == 12
     assert tally.version == (await read_all(store, subject))[-1].event_id
@@ -154,7 +155,7 @@ async def test_an_undeclared_snapshot_model_is_a_clear_error(store: EventStore, 
         value: int = 0
 
     with pytest.raises(AggregateDefinitionError, match="not declared"):
-        await Repository(store).load_or_new(Odd, f"{root}/c")
+        await new_repository(store).load_or_new(Odd, f"{root}/c")
 
 
 async def test_snapshots_of_a_recursive_aggregate_cover_the_tree(
@@ -176,7 +177,7 @@ async def test_snapshots_of_a_recursive_aggregate_cover_the_tree(
         def _grown(self, event: Incremented) -> None:
             self.leaves.append(str(len(self.leaves)))
 
-    repo = Repository(store)
+    repo = new_repository(store)
     subject = f"{root}/tree"
 
     def growing(name: str) -> Callable[[Tree], None]:

@@ -13,6 +13,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from eventsourcingdb.client import Client
 from eventsourcingdb.emulator import Emulator
+from tests.twins import Twin, server_client, twin_client
+
+
+@pytest.fixture
+def esdb_client(esdb_client: Client, twin: Twin, request: pytest.FixtureRequest) -> Client:
+    """The plugin's client of the twin under test: every test that uses it runs against the
+    async client and the blocking one (behind an async face, see `tests/twins.py`)."""
+    return twin_client(twin, esdb_client, request)
 
 
 @pytest.fixture(scope="session")
@@ -25,14 +33,11 @@ def _signing_emulator() -> Iterator[Emulator]:
 
 
 @pytest.fixture
-async def signing_client(_signing_emulator: Emulator) -> AsyncIterator[Client]:
-    """A client of an empty in-process emulator that signs every event."""
+async def signing_client(_signing_emulator: Emulator, twin: Twin) -> AsyncIterator[Client]:
+    """A client of `twin` of an empty in-process emulator that signs every event."""
     _signing_emulator.reset()
-    client = _signing_emulator.get_client()
-    try:
+    async with server_client(twin, _signing_emulator) as client:
         yield client
-    finally:
-        await client.aclose()
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from eventsourcingdb.models import (
     SchemaEvolution,
 )
 from eventsourcingdb.options import ReadEventsOptions
-from tests.models.test_models_store import AlteredClient
+from tests.models.test_models_store import AlteredClient, altered
+from tests.twins import new_store
 
 pytestmark = pytest.mark.esdb_fresh_store  # the type names are the same in every test
 
@@ -55,7 +56,7 @@ class StrictMemberJoined(BaseModel):
 
 
 def _store(client: Client | AlteredClient, registry: EventRegistry) -> EventStore:
-    return EventStore(cast(Client, client), source=SOURCE, registry=registry)
+    return new_store(cast(Client, client), source=SOURCE, registry=registry)
 
 
 async def test_a_model_grows_by_optional_members_under_the_same_type(
@@ -123,6 +124,6 @@ async def test_a_strict_type_still_drifts_on_any_change(esdb_client: Client) -> 
 
 async def test_an_earlier_version_registered_meanwhile_is_accepted(esdb_client: Client) -> None:
     await _store(esdb_client, FIRST).register_schemas()
-    racing = AlteredClient(esdb_client, hide_event_types=True)  # looks unregistered at first
+    racing = altered(esdb_client, hide_event_types=True)  # looks unregistered at first
     report = await _store(racing, LATER).register_schemas()
     assert (report.registered, report.evolved) == ((), (JOINED,))

@@ -6,7 +6,8 @@ import asyncio
 import enum
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Literal, cast
@@ -52,6 +53,8 @@ from eventsourcingdb.preconditions import (
     IsSubjectOnEventId,
     IsSubjectPristine,
 )
+from eventsourcingdb.sync import Client as SyncClient
+from tests.twins import AsyncFace, new_store
 
 pytestmark = pytest.mark.esdb_fresh_store  # the store's schemas and ids start empty
 
@@ -111,8 +114,57 @@ class AlteredClient:
             yield event_type
 
 
+class BlockingAlteredClient:
+    """`AlteredClient` for the blocking twin: the same, with plain generators."""
+
+    def __init__(
+        self,
+        client: SyncClient,
+        *,
+        alter: Callable[[Event], Event] = lambda event: event,
+        hide_event_types: bool = False,
+    ) -> None:
+        self._client = client
+        self._alter = alter
+        self._hide_event_types = hide_event_types
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def read_events(self, **arguments: Any) -> Iterator[Event]:
+        for event in self._client.read_events(**arguments):
+            yield self._alter(event)
+
+    def read_event_types(self) -> Iterator[Any]:
+        if self._hide_event_types:
+            return
+        yield from self._client.read_event_types()
+
+
+@dataclass
+class _Blocking:
+    """What `new_store` takes a blocking client from (as from a face of one)."""
+
+    blocking: BlockingAlteredClient
+
+
+def altered(
+    client: Client,
+    *,
+    alter: Callable[[Event], Event] = lambda event: event,
+    hide_event_types: bool = False,
+) -> Client:
+    """`client` with `AlteredClient`'s changes, of its twin."""
+    if isinstance(client, AsyncFace):
+        changed = BlockingAlteredClient(
+            client.blocking, alter=alter, hide_event_types=hide_event_types
+        )
+        return cast(Client, _Blocking(changed))
+    return cast(Client, AlteredClient(client, alter=alter, hide_event_types=hide_event_types))
+
+
 def _store(client: Client | AlteredClient, **options: Any) -> EventStore:
-    return EventStore(cast(Client, client), source=SOURCE, registry=LIBRARY, **options)
+    return new_store(cast(Client, client), source=SOURCE, registry=LIBRARY, **options)
 
 
 async def _drain(items: AsyncIterator[object]) -> list[object]:
@@ -178,7 +230,7 @@ async def test_a_schema_registered_meanwhile_is_compared_not_refused(esdb_client
     declaration = LIBRARY.declaration_for(ACQUIRED)
     assert declaration is not None
     await esdb_client.register_event_schema(event_type=ACQUIRED, json_schema=declaration.schema)
-    racing = AlteredClient(esdb_client, hide_event_types=True)
+    racing = altered(esdb_client, hide_event_types=True)
     report = await _store(racing).register_schemas()
     assert report.registered == (BORROWED,)
     assert report.unchanged == (ACQUIRED,)
@@ -188,7 +240,7 @@ async def test_a_different_schema_registered_meanwhile_is_drift(esdb_client: Cli
     await esdb_client.register_event_schema(
         event_type=ACQUIRED, json_schema={"type": "object", "properties": {}}
     )
-    racing = AlteredClient(esdb_client, hide_event_types=True)
+    racing = altered(esdb_client, hide_event_types=True)
     with pytest.raises(SchemaDriftError, match=ACQUIRED):
         await _store(racing).register_schemas()
 
@@ -261,7 +313,7 @@ async def test_append_needs_an_event(esdb_client: Client) -> None:
 
 async def test_the_source_is_checked_once_for_the_store(esdb_client: Client) -> None:
     with pytest.raises(InvalidArgumentError, match="source"):
-        EventStore(esdb_client, source="not a uri", registry=LIBRARY)
+        new_store(esdb_client, source="not a uri", registry=LIBRARY)
 
 
 async def test_append_many_writes_to_several_subjects_atomically(esdb_client: Client) -> None:
@@ -489,7 +541,7 @@ def _catalogued(**changes: Any) -> Catalogued:
 async def test_every_field_type_survives_a_round_trip(
     esdb_client: Client, catalogue_registry: EventRegistry, changes: dict[str, Any]
 ) -> None:
-    store = EventStore(esdb_client, source=SOURCE, registry=catalogue_registry)
+    store = new_store(esdb_client, source=SOURCE, registry=catalogue_registry)
     await store.register_schemas()
     original = _catalogued(**changes)
     await store.append("/books/42", original)
@@ -515,7 +567,7 @@ async def test_a_strict_model_reads_back_because_json_bytes_are_validated(
 
     registry = EventRegistry()
     registry.declare("io.eventsourcingdb.tests.strict", Strict)
-    store = EventStore(esdb_client, source=SOURCE, registry=registry)
+    store = new_store(esdb_client, source=SOURCE, registry=registry)
     original = Strict(
         at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
         id=UUID(int=7),
@@ -631,12 +683,12 @@ async def test_stored_old_events_are_read_as_the_current_model(esdb_client: Clie
     then = EventRegistry()  # the app before the model changed
     then.declare(ACQUIRED, BookAcquiredV1)
     then.declare(ACQUIRED_V2, BookAcquiredV2)
-    await EventStore(esdb_client, source=SOURCE, registry=then).register_schemas()
-    old = EventStore(esdb_client, source=SOURCE, registry=then)
+    await new_store(esdb_client, source=SOURCE, registry=then).register_schemas()
+    old = new_store(esdb_client, source=SOURCE, registry=then)
     await old.append("/books/1", BookAcquiredV1(title="Dune"))
     await old.append("/books/1", BookAcquiredV2(title="Solaris", author="Lem"))
 
-    now = EventStore(esdb_client, source=SOURCE, registry=_evolved())
+    now = new_store(esdb_client, source=SOURCE, registry=_evolved())
     report = await now.register_schemas()
     assert report.registered == (ACQUIRED_V3,)
     assert report.unchanged == (ACQUIRED, ACQUIRED_V2)
@@ -651,7 +703,7 @@ async def test_stored_old_events_are_read_as_the_current_model(esdb_client: Clie
 
 
 async def test_writing_a_retired_type_is_refused_naming_the_new_one(esdb_client: Client) -> None:
-    store = EventStore(esdb_client, source=SOURCE, registry=_evolved())
+    store = new_store(esdb_client, source=SOURCE, registry=_evolved())
     with pytest.raises(SupersededEventTypeError, match=ACQUIRED_V3):
         await store.append("/books/1", BookAcquiredV1(title="Dune"))
     with pytest.raises(SupersededEventTypeError, match="BookAcquiredV3"):
@@ -766,7 +818,7 @@ def _tampered(event: Event) -> Event:
 
 async def test_typed_reads_verify_hashes_when_asked(esdb_client: Client) -> None:
     await _store(esdb_client).append("/books/42", ACQUIRED_2001)
-    tampered = AlteredClient(esdb_client, alter=_tampered)
+    tampered = altered(esdb_client, alter=_tampered)
     unverified = [r.data async for r in _store(tampered).read("/books/42")]
     assert unverified == [ACQUIRED_2001.model_copy(update={"title": "forged"})]
     with pytest.raises(HashMismatchError):
@@ -797,7 +849,7 @@ async def test_typed_reads_verify_signatures_when_asked(
     with pytest.raises(HashMismatchError):
         await _drain(
             _store(
-                AlteredClient(signing_client, alter=_tampered),
+                altered(signing_client, alter=_tampered),
                 verification=Verification.SIGNATURE,
                 verification_key=verification_key,
             ).read("/books/42")

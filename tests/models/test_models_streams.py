@@ -1,5 +1,8 @@
 """The typed streams (`EventStore.read`, `observe`, `query`) end as the client's do: `aclose()`
-from another task while a loop waits in one ends that loop cleanly and releases the connection."""
+from another task while a loop waits in one ends that loop cleanly and releases the connection.
+
+Both twins run these (the blocking one's streams closed from another thread), except those about
+asyncio's task semantics; the blocking twin's own are in `tests/sync`."""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from eventsourcingdb.models import (
     UnknownEventTypeError,
 )
 from tests.client.test_streams import consume, until_waiting
+from tests.twins import Twin, new_store, server_client
 
 SOURCE = "https://library.eventsourcingdb.io"
 REGISTRY = EventRegistry()
@@ -40,11 +44,14 @@ async def emulator() -> AsyncIterator[Emulator]:
         emulator.stop()
 
 
+ASYNCIO_TASKS = "asyncio's task semantics of the async stream (the blocking one's: tests/sync)"
+
+
 @pytest.fixture
-async def store(emulator: Emulator) -> AsyncIterator[EventStore]:
-    """A store over an emulator with two books on /books/42."""
-    async with emulator.get_client() as client:
-        store = EventStore(client, source=SOURCE, registry=REGISTRY)
+async def store(emulator: Emulator, twin: Twin) -> AsyncIterator[EventStore]:
+    """A store of `twin` over an emulator with two books on /books/42."""
+    async with server_client(twin, emulator) as client:
+        store = new_store(client, source=SOURCE, registry=REGISTRY)
         await store.append("/books/42", BookAcquired(title="Dune"), BookAcquired(title="Emma"))
         yield store
 
@@ -60,6 +67,7 @@ def typed_streams(store: EventStore) -> dict[str, Callable[[], AsyncGenerator[An
     }
 
 
+@pytest.mark.twins("async", reason=ASYNCIO_TASKS)
 async def test_every_typed_stream_is_an_async_generator(store: EventStore) -> None:
     for name, make in typed_streams(store).items():
         stream = make()
@@ -103,6 +111,7 @@ async def test_aclose_from_another_task_ends_every_typed_stream_waiting_for_the_
     assert [recorded.event_id async for recorded in store.read("/books/42")] == ["0", "1"]
 
 
+@pytest.mark.twins("async", reason=ASYNCIO_TASKS)
 async def test_an_outer_cancellation_of_a_typed_consumer_still_propagates(
     store: EventStore,
 ) -> None:

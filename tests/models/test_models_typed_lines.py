@@ -27,15 +27,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from eventsourcingdb._protocol import calls
 from eventsourcingdb._protocol.requests import ApiVersion
-from eventsourcingdb.aggregates import Aggregate, Repository, handles
+from eventsourcingdb.aggregates import Aggregate, handles
 from eventsourcingdb.client import Client
 from eventsourcingdb.errors import EventSourcingDBError
 from eventsourcingdb.event import Event
-from eventsourcingdb.models import EventRegistry, EventStore, RecordedEvent
+from eventsourcingdb.models import EventRegistry, RecordedEvent
 from eventsourcingdb.models import _typed_lines as typed_lines
 from eventsourcingdb.models import store as store_module
 from eventsourcingdb.models._typed_lines import MISSES_BEFORE_GIVING_UP, line_decoders
 from eventsourcingdb.models.codec import decode_event
+from eventsourcingdb.sync import store as sync_store_module
+from tests.twins import new_repository, new_store
 
 pytestmark = pytest.mark.esdb_fresh_store
 
@@ -367,12 +369,15 @@ def _no_line_decoder(container: str) -> None:
 @contextmanager
 def usual_way() -> Iterator[None]:
     """Typed reads of the store without the one-pass decoder."""
-    with mock.patch.object(store_module, "line_decoders", return_value=_no_line_decoder):
+    with (
+        mock.patch.object(store_module, "line_decoders", return_value=_no_line_decoder),
+        mock.patch.object(sync_store_module, "line_decoders", return_value=_no_line_decoder),
+    ):
         yield
 
 
 async def test_reads_and_loads_equal_those_of_the_usual_way(esdb_client: Client) -> None:
-    store = EventStore(esdb_client, source=SOURCE, registry=REGISTRY)
+    store = new_store(esdb_client, source=SOURCE, registry=REGISTRY)
     events = [{**DATA, "quantity": quantity} for quantity in range(1, 40)]
     for data in events:
         await esdb_client.write_events(
@@ -380,10 +385,10 @@ async def test_reads_and_loads_equal_those_of_the_usual_way(esdb_client: Client)
         )
     read = [value async for value in store.read("/carts/9")]
     assert all(one_pass_taken(value) for value in read)
-    loaded = await Repository(store).load(Cart, "/carts/9")
+    loaded = await new_repository(store).load(Cart, "/carts/9")
     with usual_way():
         usual = [value async for value in store.read("/carts/9")]
-        usual_loaded = await Repository(store).load(Cart, "/carts/9")
+        usual_loaded = await new_repository(store).load(Cart, "/carts/9")
     assert not any(one_pass_taken(value) for value in usual)
     assert [described(value) for value in read] == [described(value) for value in usual]
     assert (loaded.items, loaded.version) == (usual_loaded.items, usual_loaded.version)
@@ -393,7 +398,7 @@ async def test_reads_and_loads_equal_those_of_the_usual_way(esdb_client: Client)
 
 
 async def test_a_read_fails_where_the_usual_way_fails(esdb_client: Client) -> None:
-    store = EventStore(esdb_client, source=SOURCE, registry=REGISTRY)
+    store = new_store(esdb_client, source=SOURCE, registry=REGISTRY)
     for data in (DATA, {**DATA, "quantity": "many"}, DATA):
         await esdb_client.write_events(
             [{"source": SOURCE, "subject": "/carts/bad", "type": ADDED, "data": data}]

@@ -7,12 +7,14 @@ also true at run time. Lines marked `type: ignore[...]` must stay errors: with
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import assert_type
 
 import pytest
 from pydantic import BaseModel
 
+from eventsourcingdb import sync
 from eventsourcingdb.aggregates import (
     Aggregate,
     AggregateConcurrencyError,
@@ -150,3 +152,27 @@ def test_scenarios_are_typed_by_what_they_test() -> None:
     error = given(Book).when(lambda b: b.__dict__["missing"]).then_raises(KeyError)
     assert_type(error, KeyError)
     given(Book).when(lambda b: b.borrow(7)).then_raises(ValueError)  # type: ignore[arg-type]
+
+
+def test_the_blocking_repository_returns_what_it_was_asked_for(
+    esdb_sync_client: sync.Client,
+) -> None:
+    repo = sync.Repository(sync.EventStore(esdb_sync_client, source=SOURCE, registry=REGISTRY))
+    new = repo.load_or_new(Book, "/books/1")
+    assert_type(new, Book)
+    new.record(BookAcquired(title="Solaris"))
+    assert_type(repo.save(new), list[RecordedEvent[BaseModel]])
+    loaded = repo.load(Book, "/books/1")
+    assert_type(loaded, Book)
+    updated = repo.update(Book, "/books/1", lambda book: book.borrow("/members/7"))
+    assert_type(updated, Book)
+    result = repo.execute(shelf, "/shelves/1", Acquire("Kindred"))
+    assert_type(result, DecisionResult[Shelf, BookAcquired])
+    assert_type(repo.load_state(shelf, "/shelves/1"), tuple[Shelf, str | None])
+    assert_type(repo.retrying(lambda: 3), int)
+    assert_type(repo.read_boundary(Boundary(types=[BookBorrowed])), BoundaryRead)
+    typed = repo.store.read("/books/1")
+    assert_type(typed, Generator[RecordedEvent[BaseModel], None, None])
+    assert [recorded.event_id for recorded in typed] == ["0", "1"]
+    with pytest.raises(InvalidArgumentError):
+        repo.load(Shelf, "/books/1")  # type: ignore[type-var]

@@ -221,14 +221,14 @@ class Worker:
         except ProjectionFailedError as error:
             self._fail(error)
         except Exception as error:
-            self._fail(
-                ProjectionFailedError(
-                    f"projection {self.name!r} stopped: {type(error).__name__}: {error}",
-                    projection=self.name,
-                    event_id=None,
-                    cause=error,
-                )
+            failure = ProjectionFailedError(
+                f"projection {self.name!r} stopped: {type(error).__name__}: {error}",
+                projection=self.name,
+                event_id=None,
+                cause=error,
             )
+            failure.__cause__ = error
+            self._fail(failure)
         finally:
             if self._lease_held and self._owner is not None:
                 self._lease_held = False

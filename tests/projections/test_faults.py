@@ -163,6 +163,7 @@ async def test_a_refused_token_stops_the_projection_instead_of_retrying(server: 
             with pytest.raises(ProjectionFailedError) as failed:
                 await model.wait_until_caught_up(timeout=10)
     assert isinstance(failed.value.cause, AuthenticationError)
+    assert failed.value.__cause__ is failed.value.cause
     assert model.status.retries == 0
 
 

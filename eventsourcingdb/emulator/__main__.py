@@ -5,7 +5,9 @@
 
 So a script that starts the real binary can start the emulator instead; `--data-directory PATH`
 keeps the events durably in PATH (see `durable`). Flags that only the emulator knows start with
-`--emulator-`. The server runs until SIGINT or SIGTERM.
+`--emulator-`. The server runs until SIGINT or SIGTERM. HTTPS is on by default, as in the real
+server: `--https-certificate-file` and `--https-private-key-file` serve it on `--https-port`
+(4000); plain HTTP takes `--http-enabled --https-enabled=false`.
 """
 
 from __future__ import annotations
@@ -71,9 +73,12 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     run.add_argument(
         "--data-directory", type=Path, help="keep the data durably in this directory (SQLite)"
     )
-    _add_flag(run, "--http-enabled", True, "serve plain HTTP (cannot be turned off)")
-    _add_flag(run, "--https-enabled", False, "not supported; pass false")
+    _add_flag(run, "--http-enabled", False, "serve plain HTTP on --http-port (off)")
+    _add_flag(run, "--https-enabled", True, "serve HTTPS on --https-port (on: needs a certificate)")
     run.add_argument("--http-port", type=int, default=3000, help="the HTTP port (3000)")
+    run.add_argument("--https-port", type=int, default=4000, help="the HTTPS port (4000)")
+    run.add_argument("--https-certificate-file", type=Path, help="the HTTPS certificate, PEM")
+    run.add_argument("--https-private-key-file", type=Path, help="its private key, PEM")
     run.add_argument("--signing-key-file", type=Path, help="an Ed25519 private key, PKCS#8 PEM")
     _add_flag(run, "--with-ui", False, "ignored: the emulator has no UI")
     _add_flag(run, "--read-only", False, "refuse writes and schema registrations (503)")
@@ -124,26 +129,47 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     return parser, run
 
 
+def _port(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """The port to listen on, HTTPS or HTTP as the real server's flags choose; the emulator
+    refuses what it would serve differently from the real server."""
+    https, http = arguments.https_enabled, arguments.http_enabled
+    if https and http:
+        parser.error(
+            "--https-enabled and --http-enabled: the real server would serve HTTPS on "
+            "--https-port and HTTP on --http-port at once, the emulator serves one of them: add "
+            "--https-enabled=false for plain HTTP, or leave out --http-enabled for HTTPS"
+        )
+    if not https and not http:
+        parser.error("nothing to serve: add --http-enabled for plain HTTP on --http-port")
+    files = (arguments.https_certificate_file, arguments.https_private_key_file)
+    if https and None in files:
+        parser.error(
+            "--https-enabled (on by default, as in the real server) needs "
+            "--https-certificate-file and --https-private-key-file; for plain HTTP add "
+            "--https-enabled=false --http-enabled"
+        )
+    flag = "--https-port" if https else "--http-port"
+    port = arguments.https_port if https else arguments.http_port
+    if not 0 < port < 65536:
+        parser.error(f"{flag}: {port} is not a port")
+    return int(port)
+
+
 def _configure(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> Emulator:
     """The emulator the flags of `run` describe; `parser` (that of `run`) reports bad values."""
-    if arguments.https_enabled:
-        parser.error("--https-enabled: the emulator serves plain HTTP only; pass false")
-    if not arguments.http_enabled:
-        parser.error("--http-enabled: the emulator serves plain HTTP; it cannot be turned off")
     if arguments.data_directory is not None and arguments.data_directory_temporary:
         parser.error("--data-directory and --data-directory-temporary: choose one of them")
     if arguments.emulator_verify_data_directory and arguments.data_directory is None:
         parser.error("--emulator-verify-data-directory needs --data-directory")
-    if not 0 < arguments.http_port < 65536:
-        parser.error(f"--http-port: {arguments.http_port} is not a port")
     if arguments.emulator_heartbeat_interval <= 0:
         parser.error("--emulator-heartbeat-interval must be positive")
+    port = _port(arguments, parser)
     emulator = (
         Emulator(
             data_directory=arguments.data_directory,
             verify_data_directory=arguments.emulator_verify_data_directory,
         )
-        .with_port(arguments.http_port)
+        .with_port(port)
         .with_api_token(arguments.api_token)
         .with_hash_version(arguments.emulator_hash_version)
         .with_api_versions(*arguments.emulator_api_versions)
@@ -151,6 +177,11 @@ def _configure(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -
         .with_time_format(TimeFormat(arguments.emulator_time_format))
     )
     emulator.with_read_only(arguments.read_only)
+    if arguments.https_enabled:
+        try:
+            emulator.with_https(arguments.https_certificate_file, arguments.https_private_key_file)
+        except InvalidArgumentError as error:
+            parser.error(f"--https-certificate-file, --https-private-key-file: {error}")
     emulator.with_host(arguments.emulator_host)
     try:
         emulator.with_limits(

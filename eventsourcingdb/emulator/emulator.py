@@ -23,7 +23,12 @@ from eventsourcingdb.emulator.durable import DataDirectoryError
 from eventsourcingdb.emulator.encoding import TimeFormat
 from eventsourcingdb.emulator.faults import Faults
 from eventsourcingdb.emulator.hashing import HashVersion
-from eventsourcingdb.emulator.options import ApiVersion, ConnectionLimits, ServerOptions
+from eventsourcingdb.emulator.options import (
+    ApiVersion,
+    ConnectionLimits,
+    ServerOptions,
+    TlsFiles,
+)
 from eventsourcingdb.emulator.server import EmulatorServer, SocketServer
 from eventsourcingdb.errors import ContainerError, InvalidArgumentError
 
@@ -79,6 +84,7 @@ class Emulator:
         self._time_format = TimeFormat.RFC3339_NANO
         self._limits = ConnectionLimits()
         self._read_only = False
+        self._tls: TlsFiles | None = None
         self._server: EmulatorServer | None = None
         self._socket: SocketServer | None = None
         self._lock = threading.RLock()
@@ -195,6 +201,25 @@ class Emulator:
             raise InvalidArgumentError(str(error)) from None
         return self
 
+    def with_https(self, certificate_file: str | Path, private_key_file: str | Path) -> Self:
+        """Speak HTTPS with this certificate and private key (PEM files), as the real server does
+        with `--https-certificate-file` and `--https-private-key-file`.
+
+        The certificate must name the address clients use (`127.0.0.1` by default, or that of
+        `with_host`). `get_client()` trusts it, so a self-signed certificate works in tests.
+        """
+        if self._in_process:
+            raise InvalidArgumentError(
+                "an emulator in process has no socket to speak HTTPS on; use Emulator() instead"
+            )
+        tls = TlsFiles(Path(certificate_file), Path(private_key_file))
+        try:
+            tls.server_context()
+        except ValueError as error:
+            raise InvalidArgumentError(str(error)) from None
+        self._tls = tls
+        return self
+
     def with_read_only(self, read_only: bool = True) -> Self:
         """Start in read-only mode, as `run --read-only` starts the real server: reads,
         observations and queries work; writes and schema registrations are refused with 503
@@ -233,7 +258,9 @@ class Emulator:
                 raise ContainerError(f"the emulator could not start: {error}") from None
             if not self._in_process:
                 try:
-                    listener = SocketServer(server.asgi_app(), host=self._host, port=self._port)
+                    listener = SocketServer(
+                        server.asgi_app(), host=self._host, port=self._port, tls=self._tls
+                    )
                     listener.start()
                 except (OSError, RuntimeError) as error:
                     server.close()
@@ -282,7 +309,9 @@ class Emulator:
             if listener is None:
                 return self
             try:
-                restarted = SocketServer(server.asgi_app(), host=self._host, port=listener.port)
+                restarted = SocketServer(
+                    server.asgi_app(), host=self._host, port=listener.port, tls=self._tls
+                )
                 restarted.start()
             except (OSError, RuntimeError) as error:
                 self.stop()
@@ -349,12 +378,13 @@ class Emulator:
     def get_base_url(self) -> str:
         """`http://127.0.0.1:<port>` or `http://[::1]:<port>`; `http://emulator.invalid` in process.
 
-        An IPv6 address is bracketed, as URLs require.
+        An IPv6 address is bracketed, as URLs require; with `with_https` the scheme is `https`.
         """
         if self._in_process:
             self._running()
             return IN_PROCESS_BASE_URL
-        return f"http://{_authority(self.get_host(), self.get_mapped_port())}"
+        scheme = "http" if self._tls is None else "https"
+        return f"{scheme}://{_authority(self.get_host(), self.get_mapped_port())}"
 
     def get_api_token(self) -> str:
         """The API token the emulator accepts."""
@@ -385,8 +415,11 @@ class Emulator:
         """
         from eventsourcingdb.client import Client
 
-        if self._in_process and "http_client" not in kwargs and "transport" not in kwargs:
+        own = "http_client" not in kwargs and "transport" not in kwargs
+        if self._in_process and own:
             kwargs["transport"] = self.async_transport()
+        elif self._tls is not None and own:
+            kwargs["transport"] = httpx.AsyncHTTPTransport(verify=self._tls.client_context())
         kwargs.setdefault("api_token", self._api_token)
         return Client(base_url=self.get_base_url(), **kwargs)
 
@@ -395,7 +428,10 @@ class Emulator:
         transport). Keyword arguments go to `sync.Client`, and may override the API token."""
         from eventsourcingdb.sync import Client as SyncClient
 
-        if self._in_process and "http_client" not in kwargs and "transport" not in kwargs:
+        own = "http_client" not in kwargs and "transport" not in kwargs
+        if self._in_process and own:
             kwargs["transport"] = self.sync_transport()
+        elif self._tls is not None and own:
+            kwargs["transport"] = httpx.HTTPTransport(verify=self._tls.client_context())
         kwargs.setdefault("api_token", self._api_token)
         return SyncClient(base_url=self.get_base_url(), **kwargs)

@@ -4,6 +4,7 @@ and where its data lives."""
 from __future__ import annotations
 
 import enum
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -19,6 +20,7 @@ __all__ = [
     "ApiVersion",
     "ConnectionLimits",
     "ServerOptions",
+    "TlsFiles",
 ]
 
 DEFAULT_SERVER_HEADER: Final = "EventSourcingDB/1.3.0-emulator"
@@ -73,6 +75,34 @@ class ConnectionLimits:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class TlsFiles:
+    """The certificate (PEM, chain allowed) and private key (PEM) of a server that speaks HTTPS,
+    as `run --https-certificate-file ... --https-private-key-file ...` takes them."""
+
+    certificate_file: Path
+    private_key_file: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        """The server's TLS context; raises `ValueError` saying what is wrong with the files."""
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(self.certificate_file, self.private_key_file)
+        except (OSError, ssl.SSLError) as error:
+            raise ValueError(
+                f"cannot use {self.certificate_file} and {self.private_key_file} as the "
+                f"certificate and private key of the server: {error}"
+            ) from None
+        return context
+
+    def client_context(self) -> ssl.SSLContext:
+        """A client's TLS context that trusts the system's authorities and this certificate
+        (so a self-signed certificate of a test is trusted as well)."""
+        context = ssl.create_default_context()
+        context.load_verify_locations(cafile=self.certificate_file)
+        return context
 
 
 @dataclass(frozen=True, slots=True)

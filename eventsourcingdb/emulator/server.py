@@ -23,7 +23,7 @@ from eventsourcingdb.emulator.durable import Verification
 from eventsourcingdb.emulator.faults import Faults
 from eventsourcingdb.emulator.handler import Handler
 from eventsourcingdb.emulator.hashing import Signer
-from eventsourcingdb.emulator.options import ServerOptions
+from eventsourcingdb.emulator.options import ServerOptions, TlsFiles
 from eventsourcingdb.emulator.store import Store
 from eventsourcingdb.emulator.transport import AsyncEmulatorTransport, EmulatorTransport, LoopThread
 
@@ -137,8 +137,16 @@ class EmulatorServer:
 class SocketServer:
     """uvicorn serving an ASGI app on a loopback port, in a daemon thread."""
 
-    def __init__(self, app: AsgiApp, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        app: AsgiApp,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: TlsFiles | None = None,
+    ) -> None:
         self._host = host
+        self._tls = tls
         # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and
         # without it every answer sent in two writes waits for a delayed ACK (about 40 ms)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -171,6 +179,8 @@ class SocketServer:
             limit_concurrency=limits.max_connections + 1,  # the guard admits one beyond: 503
             h11_max_incomplete_event_size=MAX_HEADER_BYTES,
             backlog=ACCEPT_BATCH,
+            ssl_certfile=None if tls is None else str(tls.certificate_file),
+            ssl_keyfile=None if tls is None else str(tls.private_key_file),
         )
         self._server = uvicorn.Server(config)
         self._files_exhausted_at = -60.0
@@ -210,6 +220,11 @@ class SocketServer:
     def port(self) -> int:
         """The port the server listens on."""
         return self._port
+
+    @property
+    def scheme(self) -> str:
+        """`https` when the server speaks TLS, else `http`."""
+        return "http" if self._tls is None else "https"
 
     @property
     def connection_count(self) -> int:

@@ -20,6 +20,9 @@ from eventsourcingdb import _wire
 from eventsourcingdb.emulator.__main__ import main
 from tests.emulator.emulator_helpers import candidate
 
+PLAIN = ("--http-enabled", "--https-enabled=false")
+"""What turns the real server (and the emulator) from its default, HTTPS, to plain HTTP."""
+
 
 def _free_port() -> int:
     with socket.socket() as probe:
@@ -127,17 +130,40 @@ def test_equals_spellings_and_emulator_flags() -> None:
     ("arguments", "message"),
     [
         (["run"], "--api-token"),
-        (["run", "--api-token", "t", "--https-enabled=true"], "plain HTTP only"),
-        (["run", "--api-token", "t", "--http-enabled=false"], "cannot be turned off"),
+        (
+            ["run", "--api-token", "t"],
+            "needs --https-certificate-file and --https-private-key-file",
+        ),
+        (
+            ["run", "--api-token", "t", "--https-enabled=true"],
+            "add --https-enabled=false --http-enabled",
+        ),
+        (["run", "--api-token", "t", "--http-enabled"], "serve HTTPS on --https-port and HTTP on"),
+        (
+            ["run", "--api-token", "t", "--https-enabled=false"],
+            "nothing to serve: add --http-enabled",
+        ),
         (
             ["run", "--api-token", "t", "--data-directory", "/tmp/x", "--data-directory-temporary"],
             "choose one",
         ),
         (["run", "--api-token", "t", "--emulator-verify-data-directory"], "needs --data-directory"),
-        (["run", "--api-token", "t", "--http-port", "0"], "is not a port"),
+        (["run", "--api-token", "t", *PLAIN, "--http-port", "0"], "--http-port: 0 is not a port"),
         (["run", "--api-token", "t", "--https-enabled=maybe"], "invalid boolean"),
-        (["run", "--api-token", "t", "--signing-key-file", "/nonexistent"], "cannot load"),
+        (["run", "--api-token", "t", *PLAIN, "--signing-key-file", "/nonexistent"], "cannot load"),
         (["run", "--api-token", "t", "--emulator-api-versions", "3"], "invalid API versions"),
+        (
+            [
+                "run",
+                "--api-token",
+                "t",
+                "--https-certificate-file",
+                "/nonexistent",
+                "--https-private-key-file",
+                "/nonexistent",
+            ],
+            "cannot use /nonexistent and /nonexistent as the certificate",
+        ),
         ([], "command"),
     ],
 )
@@ -155,13 +181,15 @@ def test_a_taken_port_exits_with_1(capsys: pytest.CaptureFixture[str]) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        assert main(["run", "--api-token", "t", "--http-port", str(port)]) == 1
+        assert main(["run", "--api-token", "t", *PLAIN, "--http-port", str(port)]) == 1
     assert "could not listen" in capsys.readouterr().err
 
 
 def test_unknown_flags_are_ignored_with_a_warning() -> None:
     port = _free_port()
-    process = _start("run", "--api-token", "t", "--http-port", str(port), "--log-level=debug")
+    process = _start(
+        "run", "--api-token", "t", *PLAIN, "--http-port", str(port), "--log-level=debug"
+    )
     try:
         _wait_for_ping(port, process)
     finally:
@@ -174,11 +202,11 @@ def test_unknown_flags_are_ignored_with_a_warning() -> None:
     "arguments",
     [
         ["run", "--api-token", "t", "--https-enabled=true"],
-        ["run", "--api-token", "t", "--http-enabled=false"],
+        ["run", "--api-token", "t", "--https-enabled=false"],
         ["run", "--api-token", "t", "--data-directory", "/x", "--data-directory-temporary"],
-        ["run", "--api-token", "t", "--http-port", "0"],
-        ["run", "--api-token", "t", "--emulator-heartbeat-interval", "0"],
-        ["run", "--api-token", "t", "--signing-key-file", "/nonexistent"],
+        ["run", "--api-token", "t", *PLAIN, "--http-port", "0"],
+        ["run", "--api-token", "t", *PLAIN, "--emulator-heartbeat-interval", "0"],
+        ["run", "--api-token", "t", *PLAIN, "--signing-key-file", "/nonexistent"],
         ["run", "--api-token", "t", "--https-enabled=maybe"],
     ],
 )
@@ -204,7 +232,9 @@ def _has_ipv6_loopback() -> bool:
 @pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback here")
 def test_an_ipv6_address_is_printed_in_brackets() -> None:
     port = _free_port()
-    process = _start("run", "--api-token", "t", "--http-port", str(port), "--emulator-host", "::1")
+    process = _start(
+        "run", "--api-token", "t", *PLAIN, "--http-port", str(port), "--emulator-host", "::1"
+    )
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

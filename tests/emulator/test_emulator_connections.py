@@ -88,6 +88,8 @@ def test_idle_sockets_beyond_a_low_file_limit_flood_nothing(tmp_path: object) ->
             "eventsourcingdb.emulator",
             "run",
             "--api-token=secret",
+            "--http-enabled",
+            "--https-enabled=false",
             f"--http-port={port}",
         ],
         stderr=subprocess.PIPE,

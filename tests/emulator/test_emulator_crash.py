@@ -48,6 +48,8 @@ class _Server:
                 "--api-token=secret",
                 f"--data-directory={directory}",
                 f"--signing-key-file={key_file}",
+                "--http-enabled",
+                "--https-enabled=false",
                 f"--http-port={self.port}",
                 "--emulator-api-versions=1,2",
             ],

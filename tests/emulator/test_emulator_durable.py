@@ -370,9 +370,8 @@ def test_the_command_line_refuses_a_foreign_directory_with_status_1(
 ) -> None:
     directory.mkdir()
     (directory / "notes.txt").write_text("mine")
-    status = main(
-        ["run", "--api-token", "t", "--data-directory", str(directory), "--http-port", "1"]
-    )
+    plain = ["--http-enabled", "--https-enabled=false", "--http-port", "1"]
+    status = main(["run", "--api-token", "t", "--data-directory", str(directory), *plain])
     assert status == 1
     assert "is not an emulator's data directory" in capsys.readouterr().err
     assert _files(directory) == {"notes.txt": b"mine"}
@@ -400,7 +399,8 @@ async def test_the_command_line_checks_every_event_when_asked(
             serialization.NoEncryption(),
         )
     )
-    arguments = ["run", "--api-token", "t", f"--data-directory={directory}"]
+    arguments = ["run", "--api-token", "t", f"--data-directory={directory}", "--http-enabled"]
+    arguments += ["--https-enabled=false"]
     arguments += [f"--signing-key-file={key_file}", "--emulator-verify-data-directory"]
     assert main(arguments) == 1
     assert "event 0 does not match its hash" in capsys.readouterr().err

@@ -100,5 +100,7 @@ async def test_a_restart_without_the_flag_leaves_read_only_mode() -> None:
 def test_the_command_line_flag_starts_in_read_only_mode() -> None:
     parser, run = _parsers()
     for flag, expected in (("--read-only", True), ("--read-only=false", False)):
-        arguments = parser.parse_args(["run", "--api-token", "t", flag])
+        arguments = parser.parse_args(
+            ["run", "--api-token", "t", "--http-enabled", "--https-enabled=false", flag]
+        )
         assert _configure(arguments, run).options().read_only is expected

@@ -93,8 +93,9 @@ def verify_hash(event: Mapping[str, Any], raw_data: bytes, *, raw_is_exact: bool
         computed = hash_v2(event, raw_data)
     else:
         raise UnsupportedHashVersionError(
+            version,
             f"event {event_id} carries a hash of version {version!r} ({carried[:40]}...), which "
-            "this SDK cannot check; upgrade the eventsourcingdb package to verify it"
+            "this SDK cannot check; upgrade the eventsourcingdb package to verify it",
         )
     if computed != carried:
         hint = (

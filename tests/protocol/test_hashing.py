@@ -343,6 +343,7 @@ def test_an_unknown_hash_version_is_reported_as_such() -> None:
     with pytest.raises(UnsupportedHashVersionError, match="version 'v3'") as caught:
         event.verify_hash()
     assert not isinstance(caught.value, HashMismatchError)
+    assert caught.value.version == "v3"  # the label, as the official SDK 2.2.4 has it
 
 
 # --- signatures ------------------------------------------------------------------------------

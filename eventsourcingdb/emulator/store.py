@@ -58,13 +58,13 @@ from eventsourcingdb.emulator.records import (
 )
 from eventsourcingdb.emulator.schemas import CompiledSchema
 
-__all__ = ["Observation", "Store", "StoreSnapshot", "subjects_within"]
+__all__ = ["Observation", "Store", "StoreSnapshot", "latest_within", "subjects_within"]
 
 _BATCH_LIMIT: Final = 10_000
 """At most this many events are handed to an observer at once, so replays stream early."""
 _OPTIMISTIC_ATTEMPTS: Final = 2
-"""How often a write evaluates its EventQL preconditions beside other writers before it holds
-them back to evaluate once more (see `Store`)."""
+"""How often a write evaluates its EventQL and recursive preconditions beside other writers
+before it holds them back to evaluate once more (see `Store`)."""
 
 
 # --- snapshots for EventQL ---------------------------------------------------------------------
@@ -143,6 +143,65 @@ def subjects_within(nodes: Iterable[str], base: str) -> list[str]:
     return sorted(found)
 
 
+def latest_within(
+    nodes: Iterable[str], by_node: Mapping[str, list[int]], bases: Iterable[str]
+) -> dict[str, int]:
+    """For each of `bases`, the position of the latest event at it or below it, among the
+    events of `nodes` (bases with none are left out).
+
+    One walk over the nodes along a tree of the bases' segments, so that the work is that of
+    reading each node's name once, however many bases a write asks about.
+    """
+    root = _Branch()
+    for base in set(bases):
+        branch = root
+        for segment in _segments(base):
+            branch = branch.below.setdefault(segment, _Branch())
+        branch.base = base
+    latest: dict[str, int] = {}
+    for node in nodes:
+        position = by_node[node][-1]
+        segments = _segments(node)
+        reached: _Branch | None = root
+        depth = 0
+        while reached is not None:
+            if reached.base is not None and latest.get(reached.base, -1) < position:
+                latest[reached.base] = position
+            if depth == len(segments):
+                break
+            reached = reached.below.get(segments[depth])
+            depth += 1
+    return latest
+
+
+@dataclass(slots=True, eq=False)
+class _Branch:
+    """A node of the tree `latest_within` walks: the base that ends here, and what lies below."""
+
+    base: str | None = None
+    below: dict[str, _Branch] = field(default_factory=dict)
+
+
+def _segments(node: str) -> list[str]:
+    return [] if node == "/" else node[1:].split("/")
+
+
+def _expensive(precondition: Precondition) -> bool:
+    """Whether evaluating `precondition` may take long: an EventQL query, or a recursive one
+    (it looks at every subject of the store). Those are evaluated outside the lock."""
+    return isinstance(precondition, QueryPrecondition) or precondition.recursive
+
+
+def _holds(precondition: SubjectPrecondition, latest: int | None) -> bool:
+    """Whether `precondition` holds when `latest` is the position of the latest event of its
+    subject (and, if it is recursive, of the subjects below it)."""
+    if precondition.kind is PreconditionKind.IS_SUBJECT_PRISTINE:
+        return latest is None
+    if precondition.kind is PreconditionKind.IS_SUBJECT_POPULATED:
+        return latest is not None
+    return latest is not None and latest == precondition.event_id
+
+
 # --- the store ---------------------------------------------------------------------------------
 
 
@@ -174,7 +233,7 @@ class _State:
 
 @dataclass(frozen=True, slots=True)
 class _QueryAnswers:
-    """The `isEventQlQueryTrue` preconditions of a write, evaluated outside the lock."""
+    """The expensive preconditions of a write (`_expensive`), evaluated outside the lock."""
 
     state: _State
     version: tuple[int, int]
@@ -186,10 +245,11 @@ class Store:
 
     Lock discipline: `_lock` guards the state and is held only for work bounded by the size of
     the request or of the store, never across work a request can make arbitrarily long.
-    `isEventQlQueryTrue` preconditions and schema checks run outside it: a write evaluates its
-    queries against a snapshot, then appends only if nothing was written meanwhile, and
-    evaluates again otherwise. After `_OPTIMISTIC_ATTEMPTS` such attempts it takes `_gate`,
-    which holds back other writers (and only them) while it evaluates, so it cannot starve.
+    `isEventQlQueryTrue` preconditions, recursive preconditions (which look at every subject)
+    and schema checks run outside it: a write evaluates those preconditions against a snapshot,
+    then appends only if nothing was written meanwhile, and evaluates again otherwise. After
+    `_OPTIMISTIC_ATTEMPTS` such attempts it takes `_gate`, which holds back other writers (and
+    only them) while it evaluates, so it cannot starve.
     """
 
     def __init__(
@@ -285,7 +345,7 @@ class Store:
         """`write` for an event loop: what may take long runs in a worker thread, and waiting
         for the disk does not block the loop."""
         staged = None
-        if not any(isinstance(check, QueryPrecondition) for check in preconditions):
+        if not any(_expensive(check) for check in preconditions):
             staged = self._write(candidates, preconditions, wait=False)
         if staged is None:
             staged = await asyncio.to_thread(self._write, candidates, preconditions, wait=True)
@@ -299,7 +359,7 @@ class Store:
     ) -> _Staged | None:
         """The write, up to handing it to the journal; None when `wait` is false and another
         writer holds the gate."""
-        queries = any(isinstance(check, QueryPrecondition) for check in preconditions)
+        queries = any(_expensive(check) for check in preconditions)
         for attempt in itertools.count():
             exclusive = queries and attempt >= _OPTIMISTIC_ATTEMPTS
             if exclusive:
@@ -326,14 +386,28 @@ class Store:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _answer_queries(self, preconditions: Sequence[Precondition]) -> _QueryAnswers:
-        """Evaluate the `isEventQlQueryTrue` preconditions against the state a writer sees."""
+        """Evaluate the expensive preconditions against the state a writer sees."""
         with self._lock:
             state = self._state
             version = state.version()
+            node_count = len(state.nodes)
             snapshot = self._snapshot(
-                state, len(state.events), len(state.nodes), state.type_counts, state.schemas
+                state, len(state.events), node_count, state.type_counts, state.schemas
             )
         outcomes: dict[int, bool | EventQLError] = {}
+        recursive = {
+            index: precondition
+            for index, precondition in enumerate(preconditions)
+            if isinstance(precondition, SubjectPrecondition) and precondition.recursive
+        }
+        if recursive:
+            latest = latest_within(
+                itertools.islice(state.nodes, node_count),
+                state.by_node,
+                (normalize_subject(precondition.subject) for precondition in recursive.values()),
+            )
+            for index, on_tree in recursive.items():
+                outcomes[index] = _holds(on_tree, latest.get(normalize_subject(on_tree.subject)))
         for index, precondition in enumerate(preconditions):
             if isinstance(precondition, QueryPrecondition):
                 try:
@@ -371,15 +445,18 @@ class Store:
             ):
                 return None
             for index, precondition in enumerate(preconditions):
-                if isinstance(precondition, QueryPrecondition):
+                if _expensive(precondition):
                     assert answers is not None
                     outcome = answers.outcomes[index]
                     if isinstance(outcome, EventQLError):
                         raise PreconditionQueryError(index, outcome)
                     if not outcome:
                         raise PreconditionFailedError(index)
-                elif not self._holds(state, precondition):
-                    raise PreconditionFailedError(index)
+                else:
+                    assert isinstance(precondition, SubjectPrecondition)
+                    positions = state.by_node.get(normalize_subject(precondition.subject))
+                    if not _holds(precondition, positions[-1] if positions else None):
+                        raise PreconditionFailedError(index)
             if state.schemas is not seen:  # a schema was registered meanwhile (rare)
                 violation = _first_violation(candidates, state.schemas)
             if violation is not None:
@@ -412,24 +489,6 @@ class Store:
             observations = list(self._observations)
         for observation in observations:
             observation.wake()
-
-    def _holds(self, state: _State, precondition: SubjectPrecondition) -> bool:
-        node = normalize_subject(precondition.subject)
-        if precondition.recursive:
-            indexes = [
-                positions[-1]
-                for other, positions in state.by_node.items()
-                if is_within(other, node)
-            ]
-            latest = max(indexes) if indexes else None
-        else:
-            positions = state.by_node.get(node)
-            latest = positions[-1] if positions else None
-        if precondition.kind is PreconditionKind.IS_SUBJECT_PRISTINE:
-            return latest is None
-        if precondition.kind is PreconditionKind.IS_SUBJECT_POPULATED:
-            return latest is not None
-        return latest is not None and latest == precondition.event_id
 
     def _append(self, state: _State, candidate: Candidate) -> StoredEvent:
         index = len(state.events)

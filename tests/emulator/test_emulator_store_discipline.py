@@ -1,9 +1,10 @@
 """The store under hostile input: linear memory for deep subjects, and no lock held across work a
-request can make arbitrarily long (EventQL preconditions, schema checks)."""
+request can make arbitrarily long (EventQL and recursive preconditions, schema checks)."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 import time
 import tracemalloc
@@ -19,17 +20,24 @@ from eventsourcingdb.emulator.eventql import evaluate_precondition, parse
 from eventsourcingdb.emulator.records import (
     Candidate,
     PreconditionFailedError,
+    PreconditionKind,
     QueryPrecondition,
     Selection,
+    SubjectPrecondition,
+    is_within,
+    normalize_subject,
 )
 from eventsourcingdb.emulator.schemas import compile_schema
-from eventsourcingdb.emulator.store import Store
+from eventsourcingdb.emulator.store import Store, latest_within
 from tests.emulator.emulator_helpers import AUTH, candidate
 
 TYPE = "io.eventsourcingdb.test.happened"
 TIMEOUT = 10.0
+WRITE = "/api/v2/data/write-events"
 EVALUATION = "eventsourcingdb.emulator.store.evaluate_precondition"
 """Where the store evaluates `isEventQlQueryTrue` preconditions (the seam these tests hold)."""
+SUBTREES = "eventsourcingdb.emulator.store.latest_within"
+"""Where the store finds the latest event below each subject of its recursive preconditions."""
 
 
 def _candidate(subject: str = "/a", **data: object) -> Candidate:
@@ -185,6 +193,93 @@ def test_stored_events_are_checked_against_a_new_schema_outside_the_lock(
     assert store.event_type(TYPE) is not None
 
 
+class _HeldSubtrees:
+    """Wraps the store's walk for recursive preconditions so that a test can hold it midway."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.calls = 0
+        real = latest_within
+
+        def walk(*arguments: Any) -> dict[str, int]:
+            self.calls += 1
+            if self.calls == 1:
+                self.started.set()
+                assert self.release.wait(TIMEOUT), "the test never released the walk"
+            return real(*arguments)
+
+        monkeypatch.setattr(SUBTREES, walk)
+
+
+def test_a_recursive_precondition_is_evaluated_outside_the_lock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """It looks at every subject of the store: as many as a write can name, each costing a walk
+    over them all, had frozen every reader under the lock for as long as the writer liked."""
+    store = Store()
+    store.write([_candidate("/a")])
+    held = _HeldSubtrees(monkeypatch)
+    pristine = SubjectPrecondition(PreconditionKind.IS_SUBJECT_PRISTINE, "/b", recursive=True)
+    outcome: list[object] = []
+
+    def conditional_write() -> None:
+        try:
+            outcome.append(store.write([_candidate("/c")], [pristine]))
+        except PreconditionFailedError as failed:
+            outcome.append(failed)
+
+    writer = _in_thread(conditional_write)
+    assert held.started.wait(TIMEOUT)
+    try:
+        assert _finishes(lambda: store.read(Selection("/", recursive=True)))
+        assert _finishes(lambda: store.subjects("/"))
+        assert _finishes(lambda: store.write([_candidate("/b/1")]))
+    finally:
+        held.release.set()
+    writer.join(TIMEOUT)
+    (result,) = outcome
+    # /b/1 was written first, so the precondition was evaluated again, and fails now
+    assert isinstance(result, PreconditionFailedError)
+    assert held.calls == 2
+
+
+def test_recursive_preconditions_see_exactly_their_subtree() -> None:
+    """Compared with a plain scan of the events, for bases nested in each other, the root,
+    subjects without events, trailing slashes and names that share a prefix (`/a-b`, `/a`);
+    each among many other recursive preconditions, which one walk answers together."""
+    subjects = ["/a", "/a/b", "/a/b/c", "/a-b", "/a-b/c", "/x/y/z", "/", "/a/bc", "/q"]
+    written = [random.Random(7).choice(subjects) for _ in range(40)]
+    bases = [*subjects, "/a/", "/x", "/x/y", "/nothing", "/a/b/c/d", "/x/y/z/"]
+    others = [
+        SubjectPrecondition(PreconditionKind.IS_SUBJECT_POPULATED, "/", recursive=True),
+        *(
+            SubjectPrecondition(PreconditionKind.IS_SUBJECT_PRISTINE, f"/n/{i}", recursive=True)
+            for i in range(50)
+        ),
+    ]
+    for base in bases:
+        below = [
+            i for i, subject in enumerate(written) if is_within(subject, normalize_subject(base))
+        ]
+        latest = below[-1] if below else None
+        for kind, event_id, holds in [
+            (PreconditionKind.IS_SUBJECT_PRISTINE, None, latest is None),
+            (PreconditionKind.IS_SUBJECT_POPULATED, None, latest is not None),
+            (PreconditionKind.IS_SUBJECT_ON_EVENT_ID, latest, latest is not None),
+            (PreconditionKind.IS_SUBJECT_ON_EVENT_ID, 0 if latest else 1, False),
+        ]:
+            store = Store()
+            store.write([_candidate(subject) for subject in written])
+            precondition = SubjectPrecondition(kind, base, recursive=True, event_id=event_id)
+            if holds:
+                store.write([_candidate("/new")], [*others, precondition])
+            else:
+                with pytest.raises(PreconditionFailedError) as failed:
+                    store.write([_candidate("/new")], [*others, precondition])
+                assert failed.value.index == len(others), (base, kind, event_id)
+
+
 # --- over HTTP ---------------------------------------------------------------------------------
 
 
@@ -227,4 +322,33 @@ async def test_an_expensive_precondition_does_not_hold_up_other_requests(
             )
         answer = await guarded
     assert answer.is_success
+    assert '"subject":"/guarded"' in answer.text
+
+
+async def test_recursive_preconditions_do_not_hold_up_other_requests(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a socket: the walk runs in a worker thread, not on the event loop, and not under the
+    lock, so pings, reads and other writes are answered while it runs."""
+    held = _HeldSubtrees(monkeypatch)
+    async with httpx.AsyncClient(
+        base_url=emulator.get_base_url(), headers=AUTH, timeout=TIMEOUT
+    ) as http:
+        assert (await http.post(WRITE, json={"events": [candidate("/n")]})).is_success
+        populated = {"subject": "/", "options": {"recursive": True}}
+        body = {
+            "events": [candidate("/guarded")],
+            "preconditions": [{"type": "isSubjectPopulated", "payload": populated}],
+        }
+        guarded = asyncio.ensure_future(http.post(WRITE, json=body))
+        try:
+            assert await asyncio.to_thread(held.started.wait, TIMEOUT)
+            assert (await http.get("/api/v2/system/ping")).is_success
+            read = await http.request("QUERY", "/api/v2/data/read-events", json={"subject": "/n"})
+            assert read.text.count('"type":"event"') == 1
+            assert not guarded.done()
+        finally:
+            held.release.set()
+        answer = await guarded
+    assert answer.is_success, answer.text
     assert '"subject":"/guarded"' in answer.text

@@ -3,6 +3,7 @@
 * reading: raw byte chunks of the body split on newlines, each line parsed with `orjson.loads`,
   events counted; no checks, no objects (the second ceiling of the read measurements, beside the
   httpx-and-`json.loads` raw limit);
+* writing: one write-events request per batch, its answer split on newlines and parsed;
 * a command: the two requests `Repository.update` makes (read the subject's events, write one
   event guarded by `isSubjectOnEventId` on the last one), parsed, state folded by hand.
 
@@ -56,6 +57,30 @@ async def read_events(
                 if line and _loads(line)["type"] == "event":
                     count += 1
     return count
+
+
+async def write_events(
+    session: aiohttp.ClientSession,
+    base_url: str,
+    api_token: str,
+    events: list[dict[str, Any]],
+    preconditions: list[dict[str, Any]] | None = None,
+) -> list[Any]:
+    """Write `events` (with `preconditions`); the stored events as parsed JSON."""
+    request: dict[str, Any] = {"events": events}
+    if preconditions:
+        request["preconditions"] = preconditions
+    async with session.post(
+        base_url + V2_WRITE_EVENTS, data=orjson.dumps(request), headers=headers(api_token)
+    ) as response:
+        answer = await response.read()
+        if response.status != 200:
+            raise RuntimeError(f"write-events answered {response.status}: {answer!r}")
+    items = [_loads(line) for line in answer.split(b"\n") if line]
+    written = [item["data"] for item in items if item["type"] == "event"]
+    if len(written) != len(events):
+        raise RuntimeError(f"wrote {len(events)} events, the server confirmed {len(written)}")
+    return written
 
 
 async def command(

@@ -3,9 +3,10 @@
 Each batch size runs twice: without preconditions, and with one precondition on every call
 (`IsSubjectOnEventId` on the event the previous call wrote; `IsSubjectPristine` on the first).
 The events to write are built before the clock starts, in the form each client takes: dicts for
-ours and the raw limit (ours validates them into candidates, timed), `EventCandidate`s for the
-official client. Every call's answer is parsed: ours and the official client return events, the
-raw limit parses each line. Each contender writes to subjects of its own.
+ours, the raw limit and the plain loop (ours validates them into candidates, timed),
+`EventCandidate`s for the official client. Every call's answer is parsed: ours and the official
+client return events, the raw limit and the plain loop (`bench.plain`: aiohttp and orjson, no
+objects) parse each line. Each contender writes to subjects of its own.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from __future__ import annotations
 import time
 from typing import Any, Final
 
-from bench import raw
+from bench import plain, raw
 from bench.harness import (
     API_TOKEN,
+    OFFICIAL,
+    OURS,
+    RAW,
     Contender,
     EmulatorProcess,
     Measurement,
@@ -27,6 +31,7 @@ from bench.harness import (
 )
 from bench.session import Params, Result, Session, operation
 
+PLAIN: Final = "plain"
 BATCH_SIZES: Final = (1, 10, 100, 1000)
 CALLS: Final = {1: 300, 10: 150, 100: 40, 1000: 8}
 QUICK_CALLS: Final = {1: 40, 10: 20, 100: 5, 1000: 2}
@@ -71,8 +76,12 @@ async def write_raw(
     plan: list[list[dict[str, Any]]],
     subject: str,
     precondition: bool,
+    *,
+    aiohttp_plain: bool = False,
 ) -> float:
+    """The raw limit (httpx and `json`), or with `aiohttp_plain` the plain loop."""
     http = session.raw(base_url)
+    session_plain = session.plain()
     url = session.url(base_url)
     last: str | None = None
     started = time.perf_counter()
@@ -84,7 +93,10 @@ async def write_raw(
                 if last is None
                 else raw.is_subject_on_event_id(subject, last)
             ]
-        written = await raw.write_events(http, url, API_TOKEN, events, preconditions)
+        if aiohttp_plain:
+            written = await plain.write_events(session_plain, url, API_TOKEN, events, preconditions)
+        else:
+            written = await raw.write_events(http, url, API_TOKEN, events, preconditions)
         last = written[-1]["id"]
     return time.perf_counter() - started
 
@@ -94,8 +106,13 @@ async def write_operation(params: Params, session: Session) -> Result:
     """Write `calls` batches of `batch` events to `subject`; seconds and the number of events."""
     subject: str = params["subject"]
     plan = batches(subject, params["batch"], params["calls"])
-    write = write_ours if params["kind"] == "ours" else write_raw
-    seconds = await write(session, params["base_url"], plan, subject, params["precondition"])
+    kind, base_url, precondition = params["kind"], params["base_url"], params["precondition"]
+    if kind == OURS:
+        seconds = await write_ours(session, base_url, plan, subject, precondition)
+    else:
+        seconds = await write_raw(
+            session, base_url, plan, subject, precondition, aiohttp_plain=kind == PLAIN
+        )
     return {"seconds": seconds, "events": sum(len(events) for events in plan)}
 
 
@@ -106,6 +123,7 @@ def run(settings: Settings) -> list[Measurement]:
     calls = QUICK_CALLS if settings.quick else CALLS
     measurements: list[Measurement] = []
     with EmulatorProcess("write") as emulator, contenders(settings) as group:
+        group.insert(2, Contender(PLAIN, group[0].worker, PLAIN))
         base_url = emulator.base_url
         for contender in group:  # the connection, the API version probe, warm code paths
             contender.worker.call(
@@ -160,5 +178,6 @@ def _measure(
         unit="events/s",
         higher_is_better=True,
         samples=samples["rate"],
+        ratios_of=((OURS, RAW), (OURS, PLAIN), (OURS, OFFICIAL)),
         details={"batch": batch, "calls": calls, "precondition": precondition},
     )

@@ -153,6 +153,8 @@ class EventCandidate:
 
 _new = object.__new__
 _fromisoformat = datetime.fromisoformat
+_NOT_SCALARS: Final = frozenset((float, dict, list))
+"""Data whose values are all of other types hold no number orjson may have misread."""
 
 
 class Event:
@@ -274,7 +276,10 @@ class Event:
             )
         except (KeyError, TypeError, ValueError, OverflowError):
             valid = False
-        if type(raw) is bytes and (not valid or has_inexact_number(data)):
+        if type(raw) is bytes and (
+            not valid
+            or (not _NOT_SCALARS.isdisjoint(map(type, data.values())) and has_inexact_number(data))
+        ):
             exact, line = exact_member(raw, container)
             return cls._from_wire(exact, line, container)
         if not valid:

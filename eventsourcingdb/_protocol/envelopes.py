@@ -222,7 +222,7 @@ class StreamDecoder(Generic[T]):
         line_decoder = self._line_decoder
         digits = sys.get_int_max_str_digits()
         plain = min(deep, digits) if digits else deep  # no line this short needs a closer look
-        parsed: tuple[Any, bytes | str] | None
+        parsed: tuple[Any, str] | None
         for line in self._splitter.feed(chunk):
             if not line:
                 continue
@@ -233,31 +233,37 @@ class StreamDecoder(Generic[T]):
                 if value is not None:
                     append(value)
                     continue
+            text: bytes | str = line
             try:
-                if len(line) > deep and line.count(b"[") + line.count(b"{") > depth:
-                    parsed = _parse_text(line)
-                else:
+                if len(line) <= deep or line.count(b"[") + line.count(b"{") <= depth:
                     try:
-                        parsed = fast_loads(line), line
+                        item = fast_loads(line)
                     except ValueError:
                         parsed = _parse_text(line)
-                if parsed is None:  # a blank line (whitespace only)
-                    continue
-                item, text = parsed
+                        if parsed is None:  # a blank line (whitespace only)
+                            continue
+                        item, text = parsed
+                else:
+                    parsed = _parse_text(line)
+                    if parsed is None:
+                        continue
+                    item, text = parsed
                 item_type = item["type"]
+                ours = item_type == kind
                 if (
                     text is line
-                    and not (item_type == kind and checks_numbers)
+                    and not (ours and checks_numbers)
                     and long_digits in line.translate(digit_map)
                 ):
                     parsed = _parse_text(line)
                     assert parsed is not None  # orjson read it: it is not blank
                     item, text = parsed
                     item_type = item["type"]
+                    ours = item_type == kind
             except (ValueError, TypeError, KeyError) as error:
                 self._fail(protocol_error(self._request, _malformed(line, error)))
                 break
-            if item_type == kind:
+            if ours:
                 try:
                     append(convert(item[key], text, key))
                 except KeyError:

@@ -308,6 +308,14 @@ class LoopPool(Generic[P]):
         """The pool as it is now, without making one."""
         return self._pool
 
+    def ready(self) -> P | None:
+        """The pool, if it is open and belongs to the running event loop (then `get` would
+        return it at once): checked without a coroutine, once per request."""
+        running = self._loop is asyncio.get_running_loop() and not self._closed
+        if running and (self._given or self._guard is not None):
+            return self._pool
+        return None
+
     async def get(self) -> P:
         """The pool of the running event loop, made if there is none yet."""
         if self._closed:

@@ -36,6 +36,7 @@ from eventsourcingdb._transport import (
 
 if TYPE_CHECKING:
     import aiohttp
+    from yarl import URL
 
 _log = logging.getLogger("eventsourcingdb.transport")
 
@@ -226,6 +227,7 @@ class AiohttpTransport:
         )
         """The session and the connection slots of the running event loop."""
         self._proxy: str | None = None
+        self._urls: dict[str, URL] = {}
 
     @property
     def busy_connections(self) -> int:
@@ -254,7 +256,17 @@ class AiohttpTransport:
         return session, asyncio.Semaphore(self._pool_size)
 
     async def _http(self) -> tuple[aiohttp.ClientSession, asyncio.Semaphore]:
-        return await self._pools.get()
+        return self._pools.ready() or await self._pools.get()
+
+    def _url(self, path: str) -> URL:
+        """The URL of `path`, parsed once (aiohttp would parse the string on every request)."""
+        try:
+            return self._urls[path]
+        except KeyError:
+            from yarl import URL
+
+            url = self._urls[path] = URL(self._base_url + path)
+            return url
 
     async def _hold_connection(self, slots: asyncio.Semaphore) -> None:
         """Take a connection slot, waiting at most the request timeout for one to become free."""
@@ -289,7 +301,7 @@ class AiohttpTransport:
             async with asyncio.timeout(self._timeout):
                 async with session.request(
                     request.method,
-                    self._base_url + request.path,
+                    self._url(request.path),
                     data=request.body,
                     headers=headers,
                     allow_redirects=False,
@@ -339,7 +351,7 @@ class AiohttpTransport:
                 async with asyncio.timeout(self._stall_timeout):
                     response = await session.request(
                         request.method,
-                        self._base_url + request.path,
+                        self._url(request.path),
                         data=request.body,
                         headers=headers,
                         allow_redirects=False,

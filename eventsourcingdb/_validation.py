@@ -6,10 +6,27 @@ raises `RefusedArgumentError` (also a `ClientError`) with the code the server an
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from eventsourcingdb import _wire
 from eventsourcingdb.errors import ErrorCode, InvalidArgumentError, RefusedArgumentError
+
+_ACCEPTED_LIMIT: Final = 4096
+"""How many accepted subjects, sources and event types each check remembers (then it forgets
+them all and starts again): the same few come back on every write, and a regex costs more than
+a set lookup."""
+_ACCEPTED_SUBJECTS: set[str] = set()
+_ACCEPTED_SOURCES: set[str] = set()
+_ACCEPTED_EVENT_TYPES: set[str] = set()
+
+
+def _accept(accepted: set[str], value: str) -> str:
+    """Remember `value` (a str that passed its check) as accepted; return it."""
+    if type(value) is str:
+        if len(accepted) >= _ACCEPTED_LIMIT:
+            accepted.clear()
+        accepted.add(value)
+    return value
 
 
 def _describe(value: object) -> str:
@@ -47,6 +64,8 @@ def check_bool(value: object, what: str) -> bool:
 
 def check_subject(value: object, what: str = "subject") -> str:
     """A subject: `/` or slash-separated segments of letters, digits, `_` and `-`."""
+    if type(value) is str and value in _ACCEPTED_SUBJECTS:
+        return value
     subject = check_str(value, what, ErrorCode.SUBJECT_MALFORMED)
     if not _wire.SUBJECT_PATTERN.fullmatch(subject):
         raise RefusedArgumentError(
@@ -54,7 +73,7 @@ def check_subject(value: object, what: str = "subject") -> str:
             "segments of letters, digits, '_' and '-' separated by '/', for example '/books/42'",
             code=ErrorCode.SUBJECT_MALFORMED,
         )
-    return subject
+    return _accept(_ACCEPTED_SUBJECTS, subject)
 
 
 def check_written_subject(value: object, what: str = "subject") -> str:
@@ -77,6 +96,8 @@ def check_written_subject(value: object, what: str = "subject") -> str:
 
 def check_event_type(value: object, what: str = "event type") -> str:
     """An event type in reverse-domain form, e.g. `io.eventsourcingdb.library.book-acquired`."""
+    if type(value) is str and value in _ACCEPTED_EVENT_TYPES:
+        return value
     event_type = check_str(value, what, ErrorCode.EVENT_TYPE_MALFORMED)
     if not _wire.EVENT_TYPE_PATTERN.fullmatch(event_type):
         raise RefusedArgumentError(
@@ -85,7 +106,7 @@ def check_event_type(value: object, what: str = "event type") -> str:
             "two characters long, for example 'io.eventsourcingdb.library.book-acquired'",
             code=ErrorCode.EVENT_TYPE_MALFORMED,
         )
-    return event_type
+    return _accept(_ACCEPTED_EVENT_TYPES, event_type)
 
 
 def check_event_id(value: object, what: str = "event id") -> str:
@@ -107,6 +128,8 @@ def check_event_id(value: object, what: str = "event id") -> str:
 
 def check_source(value: object, what: str = "source") -> str:
     """A source: an absolute URI, e.g. `https://example.com/app` or `tag:example.com,2026:app`."""
+    if type(value) is str and value in _ACCEPTED_SOURCES:
+        return value
     source = check_str(value, what, ErrorCode.SOURCE_MALFORMED)
     if not _wire.SOURCE_PATTERN.fullmatch(source):
         raise RefusedArgumentError(
@@ -114,7 +137,7 @@ def check_source(value: object, what: str = "source") -> str:
             "and no whitespace, for example 'https://library.eventsourcingdb.io'",
             code=ErrorCode.SOURCE_MALFORMED,
         )
-    return source
+    return _accept(_ACCEPTED_SOURCES, source)
 
 
 def check_trace_parent(value: object, what: str = "trace_parent") -> str:
@@ -170,6 +193,8 @@ def check_json_object(
 
 
 _CONTAINERS = (dict, list, tuple)
+_STR_KEYS: Final = frozenset((str,))
+_SCALARS: Final = frozenset((str, int, float, bool, type(None)))
 
 
 def _keys_are_strings(value: dict[Any, Any]) -> bool:
@@ -178,6 +203,8 @@ def _keys_are_strings(value: dict[Any, Any]) -> bool:
     One loop over the members, descending only into dicts, lists and tuples; each container is
     visited once, so shared or circular values end (the JSON encoder refuses cycles later).
     """
+    if _STR_KEYS.issuperset(map(type, value)) and _SCALARS.issuperset(map(type, value.values())):
+        return True  # the usual data: str keys and scalar values, looked at in C
     pending: list[Any] = [value]
     seen = {id(value)}
     containers = _CONTAINERS

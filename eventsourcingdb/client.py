@@ -223,7 +223,8 @@ class Client:
     async def _document(self, call: calls.DocumentCall[T]) -> T:
         reissued = False
         while True:
-            request = call.build(await self._version(call.operation))
+            version = self._negotiation.version or await self._version(call.operation)
+            request = call.build(version)
             response = await self._send(request)
             calls.check_server(request, response.server, response.status, response.body)
             if not reissued and self._negotiation.on_answer(request, response.status):
@@ -243,7 +244,8 @@ class Client:
             reissued = False
             while True:
                 self._check_open()
-                request = call.build(await self._version(call.operation))
+                version = self._negotiation.version or await self._version(call.operation)
+                request = call.build(version)
                 try:
                     async with self._transport.stream(
                         request, request.headers(self._api_token)

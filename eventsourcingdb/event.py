@@ -70,6 +70,8 @@ _CANDIDATE_KEYS: Final = {
     "trace_state": "trace_state",
 }
 
+_PLAIN_CANDIDATE_KEYS: Final = frozenset(("source", "subject", "type", "data"))
+
 
 @dataclass(frozen=True, slots=True)
 class EventCandidate:
@@ -110,6 +112,8 @@ class EventCandidate:
         Keys: `source`, `subject`, `type`, `data`, and optionally `traceparent`/`tracestate`
         (also spelt `trace_parent`/`trace_state`). Unknown or missing keys are refused.
         """
+        if type(event) is dict and event.keys() == _PLAIN_CANDIDATE_KEYS:  # the usual form
+            return cls(event["source"], event["subject"], event["type"], event["data"])
         if not isinstance(event, Mapping):
             raise InvalidArgumentError(
                 f"{what} must be an EventCandidate or a dict with the keys source, subject, type "

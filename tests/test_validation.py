@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 import pytest
@@ -135,6 +136,10 @@ def test_event_data_must_be_a_json_object() -> None:
         v.check_json_object({1: "a"})
 
 
+class _Items(list[Any]):
+    """A list subclass: looked into like a list."""
+
+
 @pytest.mark.parametrize(
     ("data", "where", "key"),
     [
@@ -142,6 +147,8 @@ def test_event_data_must_be_a_json_object() -> None:
         ({"a": [{"b": 1}, {None: 2}]}, "data['a'][1]", "None (NoneType)"),
         ({"a": ({"x": {True: 1}},)}, "data['a'][0]['x']", "True (bool)"),
         ({"a": {"b": {"c": {1.5: 0}}}}, "data['a']['b']['c']", "1.5 (float)"),
+        ({"a": OrderedDict({2: "x"})}, "data['a']", "2 (int)"),
+        ({"s": "x", "a": _Items([{3: "x"}])}, "data['a'][0]", "3 (int)"),
     ],
 )
 def test_nested_keys_must_be_strings_too(data: dict[str, Any], where: str, key: str) -> None:

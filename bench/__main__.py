@@ -88,6 +88,11 @@ def _parser() -> argparse.ArgumentParser:
         choices=sorted(PATCHES),
         help="apply a proposed fix of ours (bench/proposals.py) in our workers; repeatable",
     )
+    parser.add_argument(
+        "--emulator-baseline",
+        metavar="REVISION",
+        help="run the emulator of this git revision beside this tree's in the server measurement",
+    )
     parser.add_argument("--output", type=Path, help="where to write the JSON results")
     parser.add_argument("--no-chart", action="store_true", help="do not draw the chart")
     parser.add_argument(
@@ -146,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         official_python=official_python,
         in_process=not options.no_in_process,
         memory_repetitions=options.memory_reps,
+        emulator_baseline=options.emulator_baseline,
     )
     started = time.perf_counter()
     facts = machine_facts(official_version)
@@ -170,6 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "official": official_version,
                 "in_process": settings.in_process,
                 "patches": options.patch,
+                "emulator_baseline": options.emulator_baseline,
             },
             "machine": facts,
             "measurements": [measurement.to_json() for measurement in results],

@@ -117,13 +117,22 @@ def _tail(path: Path, lines: int = 30) -> str:
 
 
 class EmulatorProcess:
-    """The emulator's command line on a free loopback port, as a user would start the server."""
+    """The emulator's command line on a free loopback port, as a user would start the server.
+
+    With `source`, a directory holding another tree's `eventsourcingdb` package (`exported`),
+    that package's emulator runs instead of this tree's (with the same dependencies).
+    """
 
     def __init__(
-        self, label: str, *extra_arguments: str, data_directory: Path | None = None
+        self,
+        label: str,
+        *extra_arguments: str,
+        data_directory: Path | None = None,
+        source: Path | None = None,
     ) -> None:
         self.label = label
         self._extra = extra_arguments
+        self._source = source
         self._storage = (
             ["--data-directory-temporary"]
             if data_directory is None
@@ -159,16 +168,20 @@ class EmulatorProcess:
                 "--http-port",
                 str(self.port),
                 # the official 2.2.4 client, measured beside ours, cannot parse short fractions
-                "--emulator-time-format=nine-digits",
+                # (an emulator of an earlier revision writes nine digits, and knows no option)
+                *(["--emulator-time-format=nine-digits"] if self._source is None else []),
                 *self._extra,
             ]
             self._output = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in stop()
                 prefix=f"bench-emulator-{self.label}-", suffix=".log", delete=False
             )
+            environment = clean_environment()
+            if self._source is not None:
+                environment["PYTHONPATH"] = str(self._source)
             self._process = subprocess.Popen(
                 command,
-                cwd=ROOT,
-                env=clean_environment(),
+                cwd=ROOT if self._source is None else self._source,
+                env=environment,
                 stdin=subprocess.DEVNULL,
                 stdout=self._output,
                 stderr=subprocess.STDOUT,
@@ -222,6 +235,32 @@ class EmulatorProcess:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def exported(revision: str) -> Iterator[Path]:
+    """A temporary directory holding the `eventsourcingdb` package as of git `revision`."""
+    with tempfile.TemporaryDirectory(prefix="bench-baseline-") as directory:
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", revision, "eventsourcingdb"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", directory], input=archive, check=True)
+        yield Path(directory)
+
+
+def revision_name(revision: str) -> str:
+    """`revision` as a short commit id with its subject, for reports."""
+    described: str = subprocess.run(
+        ["git", "log", "-1", "--format=%h %s", revision],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return described.strip()
 
 
 def _rss_of(pid: int) -> float:
@@ -340,6 +379,8 @@ class Settings:
     official_python: Path | None
     in_process: bool
     memory_repetitions: int = 1
+    emulator_baseline: str | None = None
+    """A git revision whose emulator the server measurement runs beside this tree's."""
 
     def size(self, full: int, quick: int) -> int:
         """A workload size: `full` normally, `quick` with `--quick` (for trying the suite out)."""

@@ -135,6 +135,9 @@ def headline(run: Run) -> list[tuple[str, float, Target | None]]:
             for pair, ratio in found["ratios"].items():
                 target = _target(f"{measurement_id} {pair}")
                 lines.append((f"{found['title']}: {pair}", ratio, target))
+    for measurement in measurements(run, "server"):  # with --emulator-baseline
+        for pair, ratio in measurement["ratios"].items():
+            lines.append((f"{measurement['title']}: {pair}", ratio, None))
     return lines
 
 
@@ -342,7 +345,20 @@ def summary_markdown(run: Run) -> str:
         f"- Commands (Repository.update: load, decide, save): ours / plain aiohttp loop "
         f"{pair('command.update', 'ours/plain')} (target 0.8), ours / official "
         f"{pair('command.update', 'ours/official')}.",
+        f"- Cold start (`import eventsourcingdb`, lower is better): ours / official "
+        f"{pair('startup.import', 'ours/official')}.",
     ]
+    server = measurements(run, "server")
+    if server and server[0]["ratios"]:
+        ratios = ", ".join(
+            f"{m['title'].removeprefix('emulator: ')} {m['ratios']['emulator/baseline']:.2f}"
+            for m in server
+        )
+        out.append(
+            f"- The emulator as a server beside the one of "
+            f"`{run.get('settings', {}).get('emulator_baseline')}` (emulator / baseline; "
+            f"delivery is a latency, lower is better): {ratios}."
+        )
     out.extend(f"- {line[0].upper()}{line[1:]}." for line in memory_verdict(run))
     return "\n".join(out) + "\n"
 

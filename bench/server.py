@@ -10,7 +10,11 @@ driven by the plain aiohttp loops (the cheapest client), from one worker process
   waiting until every observer has the event; the delivery latency (write call to each
   observer's receipt) at p50 and p99.
 
-There is no other contender: the numbers are held against earlier runs.
+With `--emulator-baseline REVISION`, the emulator of that git revision runs beside this tree's,
+each on its own port and measured in turn by the same worker, and the ratio *emulator/baseline*
+says whether the emulator got faster or slower since (`bench/run server --emulator-baseline
+cbe1248`, the revision that added this measurement). Without it, the numbers are held against
+earlier runs.
 """
 
 from __future__ import annotations
@@ -29,15 +33,19 @@ from bench.harness import (
     EmulatorProcess,
     Measurement,
     Settings,
+    Worker,
     event_dict,
+    exported,
     interleaved,
     log,
     our_worker,
     percentile,
+    revision_name,
 )
 from bench.session import Params, Result, Session, operation
 
 EMULATOR: Final = "emulator"
+BASELINE: Final = "baseline"
 WRITERS: Final = 4
 BATCHES: Final = {1: 600, 100: 40, 1000: 6}
 QUICK_BATCHES: Final = {1: 60, 100: 4, 1000: 2}
@@ -162,18 +170,36 @@ async def server_fan_out(params: Params, session: Session) -> Result:
 
 
 def run(settings: Settings) -> list[Measurement]:
+    with contextlib.ExitStack() as stack:
+        emulator = stack.enter_context(EmulatorProcess("server"))
+        base_urls = {EMULATOR: emulator.base_url}
+        notes = ""
+        if settings.emulator_baseline is not None:
+            source = stack.enter_context(exported(settings.emulator_baseline))
+            baseline = stack.enter_context(EmulatorProcess("baseline", source=source))
+            base_urls[BASELINE] = baseline.base_url
+            notes = f"baseline: the emulator of {revision_name(settings.emulator_baseline)}"
+            log(f"server: beside {notes}")
+        worker = stack.enter_context(our_worker("server"))
+        return _measure(settings, worker, base_urls, notes)
+    raise AssertionError("unreachable")  # pragma: no cover - ExitStack does not swallow
+
+
+def _measure(
+    settings: Settings, worker: Worker, base_urls: dict[str, str], notes: str
+) -> list[Measurement]:
     batches = QUICK_BATCHES if settings.quick else BATCHES
     fan_out_events = QUICK_FAN_OUT_EVENTS if settings.quick else FAN_OUT_EVENTS
     measurements: list[Measurement] = []
     turns = [0]
-    with EmulatorProcess("server") as emulator, our_worker("server") as worker:
-        group = [Contender(EMULATOR, worker, EMULATOR)]
-        base_url = emulator.base_url
+    group = [Contender(label, worker, label) for label in base_urls]
+    ratios = ((EMULATOR, BASELINE),) if BASELINE in base_urls else ()
 
-        def subject() -> str:
-            turns[0] += 1
-            return f"/bench/server/{turns[0]}"
+    def subject() -> str:
+        turns[0] += 1
+        return f"/bench/server/{turns[0]}"
 
+    for base_url in base_urls.values():  # the connections, warm code paths
         worker.call(
             "server_write",
             base_url=base_url,
@@ -182,64 +208,66 @@ def run(settings: Settings) -> list[Measurement]:
             calls=5,
             precondition=True,
         )
-        for precondition in (False, True):
-            for batch, calls in batches.items():
-                mode = "precondition" if precondition else "plain"
-                log(f"server: {WRITERS} writers, {calls} calls of {batch} events ({mode})")
+    for precondition in (False, True):
+        for batch, calls in batches.items():
+            mode = "precondition" if precondition else "plain"
+            log(f"server: {WRITERS} writers, {calls} calls of {batch} events ({mode})")
 
-                def write(
-                    contender: Contender, b: int = batch, c: int = calls, p: bool = precondition
-                ) -> dict[str, float]:
-                    result = contender.worker.call(
-                        "server_write",
-                        base_url=base_url,
-                        subject=subject(),
-                        batch=b,
-                        calls=c,
-                        precondition=p,
-                    )
-                    rate: float = result["events"] / result["seconds"]
-                    return {"rate": rate}
-
-                samples = interleaved(group, settings.repetitions, write)["rate"]
-                suffix = ", isSubjectOnEventId on each call" if precondition else ""
-                measurements.append(
-                    Measurement(
-                        id=f"server.write-{batch}" + (".precondition" if precondition else ""),
-                        group="server",
-                        title=f"emulator: writes of {batch:,} per call, {WRITERS} writers{suffix}",
-                        unit="events/s",
-                        higher_is_better=True,
-                        samples=samples,
-                        ratios_of=(),
-                        details={"batch": batch, "calls": calls, "writers": WRITERS},
-                    )
+            def write(
+                contender: Contender, b: int = batch, c: int = calls, p: bool = precondition
+            ) -> dict[str, float]:
+                result = contender.worker.call(
+                    "server_write",
+                    base_url=base_urls[contender.kind],
+                    subject=subject(),
+                    batch=b,
+                    calls=c,
+                    precondition=p,
                 )
-        log(f"server: {OBSERVERS} observers of one subject, {fan_out_events} events")
+                rate: float = result["events"] / result["seconds"]
+                return {"rate": rate}
 
-        def fan_out(contender: Contender) -> dict[str, float]:
-            result = contender.worker.call(
-                "server_fan_out",
-                base_url=base_url,
-                subject=subject(),
-                observers=OBSERVERS,
-                count=fan_out_events,
-            )
-            return {"p50": result["p50"] * 1000, "p99": result["p99"] * 1000}
-
-        fanned = interleaved(group, settings.repetitions, fan_out)
-        for quantile in ("p50", "p99"):
+            samples = interleaved(group, settings.repetitions, write)["rate"]
+            suffix = ", isSubjectOnEventId on each call" if precondition else ""
             measurements.append(
                 Measurement(
-                    id=f"server.fan-out.{quantile}",
+                    id=f"server.write-{batch}" + (".precondition" if precondition else ""),
                     group="server",
-                    title=f"emulator: delivery to {OBSERVERS} observers of one subject, {quantile}",
-                    unit="ms",
-                    higher_is_better=False,
-                    samples=fanned[quantile],
-                    ratios_of=(),
-                    notes="from the write call to each observer's receipt",
-                    details={"observers": OBSERVERS, "events": fan_out_events},
+                    title=f"emulator: writes of {batch:,} per call, {WRITERS} writers{suffix}",
+                    unit="events/s",
+                    higher_is_better=True,
+                    samples=samples,
+                    ratios_of=ratios,
+                    notes=notes,
+                    details={"batch": batch, "calls": calls, "writers": WRITERS},
                 )
             )
+    log(f"server: {OBSERVERS} observers of one subject, {fan_out_events} events")
+
+    def fan_out(contender: Contender) -> dict[str, float]:
+        result = contender.worker.call(
+            "server_fan_out",
+            base_url=base_urls[contender.kind],
+            subject=subject(),
+            observers=OBSERVERS,
+            count=fan_out_events,
+        )
+        return {"p50": result["p50"] * 1000, "p99": result["p99"] * 1000}
+
+    fanned = interleaved(group, settings.repetitions, fan_out)
+    for quantile in ("p50", "p99"):
+        measurements.append(
+            Measurement(
+                id=f"server.fan-out.{quantile}",
+                group="server",
+                title=f"emulator: delivery to {OBSERVERS} observers of one subject, {quantile}",
+                unit="ms",
+                higher_is_better=False,
+                samples=fanned[quantile],
+                ratios_of=ratios,
+                notes="from the write call to each observer's receipt"
+                + (f"; {notes}" if notes else ""),
+                details={"observers": OBSERVERS, "events": fan_out_events},
+            )
+        )
     return measurements

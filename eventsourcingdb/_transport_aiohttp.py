@@ -19,8 +19,7 @@ import asyncio
 import logging
 import ssl
 import urllib.request
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
@@ -119,6 +118,7 @@ class AiohttpStream:
     __slots__ = (
         "_content",
         "_response",
+        "_slots",
         "_stall_timeout",
         "_watch",
         "retry_after",
@@ -126,8 +126,14 @@ class AiohttpStream:
         "status",
     )
 
-    def __init__(self, response: aiohttp.ClientResponse, stall_timeout: float | None) -> None:
+    def __init__(
+        self,
+        response: aiohttp.ClientResponse,
+        stall_timeout: float | None,
+        slots: asyncio.Semaphore,
+    ) -> None:
         self._response = response
+        self._slots: asyncio.Semaphore | None = slots
         self._content = response.content
         self._stall_timeout = stall_timeout
         self._watch = StallWatch(stall_timeout) if stall_timeout is not None else None
@@ -199,10 +205,39 @@ class AiohttpStream:
         return True
 
     async def aclose(self) -> None:
-        """Give the connection back (closed unless the body was read to its end)."""
+        """Give the connection back (closed unless the body was read to its end), and its slot
+        in the pool; closing again does nothing."""
         if self._watch is not None:
             self._watch.stop()
-        self._response.release()
+        slots, self._slots = self._slots, None
+        if slots is None:
+            return
+        try:
+            self._response.release()
+        finally:
+            slots.release()
+
+
+class _Streaming(AbstractAsyncContextManager["AiohttpStream"]):
+    """`AiohttpTransport.stream`: an async context manager as a class (a generator-based one
+    costs a few microseconds more per stream, and every read opens one)."""
+
+    __slots__ = ("_answer", "_headers", "_request", "_transport")
+
+    def __init__(self, transport: AiohttpTransport, request: Request, headers: dict[str, str]):
+        self._transport = transport
+        self._request = request
+        self._headers = headers
+        self._answer: AiohttpStream | None = None
+
+    async def __aenter__(self) -> AiohttpStream:
+        self._answer = await self._transport._open_stream(self._request, self._headers)
+        return self._answer
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        answer, self._answer = self._answer, None
+        if answer is not None:
+            await answer.aclose()
 
 
 class AiohttpTransport:
@@ -332,52 +367,50 @@ class AiohttpTransport:
             slots.release()
         raise failure  # outside the except blocks: no aiohttp exception as its context
 
-    @asynccontextmanager
-    async def stream(
-        self, request: Request, headers: dict[str, str]
-    ) -> AsyncIterator[AiohttpStream]:
+    def stream(self, request: Request, headers: dict[str, str]) -> _Streaming:
         """Send `request` and yield its answer for reading chunk by chunk; closes it on exit.
 
         Waiting for the status line counts against the stall timeout (from the moment the
         request holds a connection).
         """
+        return _Streaming(self, request, headers)
+
+    async def _open_stream(self, request: Request, headers: dict[str, str]) -> AiohttpStream:
+        """The answer of `request`, its connection slot held (`_Streaming` gives it back)."""
         import aiohttp
 
         session, slots = await self._http()
         await self._hold_connection(slots)
+        failure: TransportFailure | None = None
         try:
-            failure: TransportFailure | None = None
-            try:
-                async with asyncio.timeout(self._stall_timeout):
-                    response = await session.request(
-                        request.method,
-                        self._url(request.path),
-                        data=request.body,
-                        headers=headers,
-                        allow_redirects=False,
-                        proxy=self._proxy,
-                    )
-            except aiohttp.ClientError as error:
-                failure = _failure(
-                    error, before_response=True, seconds=self._stall_timeout, stream=True
+            async with asyncio.timeout(self._stall_timeout):
+                response = await session.request(
+                    request.method,
+                    self._url(request.path),
+                    data=request.body,
+                    headers=headers,
+                    allow_redirects=False,
+                    proxy=self._proxy,
                 )
-            except TimeoutError:
-                limit = self._stall_timeout if self._stall_timeout is not None else 0.0
-                failure = TransportFailure(
-                    FailureKind.STALLED,
-                    f"no answer within {limit:g} seconds",
-                    before_response=True,
-                    seconds=self._stall_timeout,
-                )
-            if failure is not None:
-                raise failure  # outside the except blocks: no aiohttp exception as its context
-            answer = AiohttpStream(response, self._stall_timeout)
-            try:
-                yield answer
-            finally:
-                await answer.aclose()
-        finally:
+        except aiohttp.ClientError as error:
+            failure = _failure(
+                error, before_response=True, seconds=self._stall_timeout, stream=True
+            )
+        except TimeoutError:
+            limit = self._stall_timeout if self._stall_timeout is not None else 0.0
+            failure = TransportFailure(
+                FailureKind.STALLED,
+                f"no answer within {limit:g} seconds",
+                before_response=True,
+                seconds=self._stall_timeout,
+            )
+        except BaseException:
             slots.release()
+            raise
+        if failure is not None:
+            slots.release()
+            raise failure  # outside the except blocks: no aiohttp exception as its context
+        return AiohttpStream(response, self._stall_timeout, slots)
 
     async def aclose(self) -> None:
         """Close the session and its connections."""

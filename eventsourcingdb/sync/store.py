@@ -40,7 +40,7 @@ from eventsourcingdb.models.schema import (
     schemas_equal,
 )
 from eventsourcingdb.options import ObserveEventsOptions, ReadEventsOptions
-from eventsourcingdb.sync._streams import SKIP, Skip, Stream, batches_of, converted
+from eventsourcingdb.sync._streams import SKIP, Skip, Stream, converted
 from eventsourcingdb.sync.client import Client
 
 if TYPE_CHECKING:
@@ -95,6 +95,13 @@ def _recorded(registry: EventRegistry, item: RecordedEvent[BaseModel] | Event) -
     """A value of a typed read in its common case: decoded in one pass already, or an `Event`
     to decode now."""
     return decode_event(registry, item) if type(item) is Event else item
+
+
+def _one_at_a_time(events: Generator[Any, None, None]) -> Generator[list[Any], None, None]:
+    """The values of `events` as batches of one; closing it closes `events`."""
+    with closing(events) as values:
+        for value in values:
+            yield [value]
 
 
 def _decodes_in_one_pass(decode: Callable[[Event], Any]) -> bool:
@@ -386,27 +393,26 @@ class EventStore:
         """
         decode = self._decoder(on_unknown, verification)
         chosen = ReadEventsOptions() if options is None else options
-        decode = self._decoder(on_unknown, verification)
-        chosen = ReadEventsOptions() if options is None else options
+        events: Generator[Any, None, None]
         if _decodes_in_one_pass(decode):
-            events = self._event_batches(subject, chosen, replay=False)
+            events = Stream(self._event_batches(subject, chosen, replay=False))
         else:
             events = self._client.read_events(subject=subject, options=chosen)
         return converted(events, decode, skips=on_unknown is OnUnknown.SKIP)
 
     def _event_batches(
         self, subject: str, options: ReadEventsOptions, *, replay: bool
-    ) -> Generator[Any, None, None]:
+    ) -> Generator[list[Any], None, None]:
         """What the client streams for a typed read in its common case (unknown types raise,
-        nothing verified): with our own client's `read_events`, a `Stream` of batches in which
-        lines of current declared types are decoded in one pass (`_typed_lines`: `RecordedEvent`s,
-        or with `replay` `(data, event_id)` pairs) and the others are `Event`s; else the events
-        of the client's `read_events`."""
+        nothing verified), a chunk at a time: with our own client's `read_events`, lines of
+        current declared types decoded in one pass (`_typed_lines`: `RecordedEvent`s, or with
+        `replay` `(data, event_id)` pairs) and the other lines as `Event`s; else the events of
+        the client's `read_events`, one at a time."""
         client = self._client
         if getattr(client.read_events, "__func__", None) is not Client.read_events:
-            return client.read_events(subject=subject, options=options)  # wrapped or replaced
+            return _one_at_a_time(client.read_events(subject=subject, options=options))
         decoders = line_decoders(self._registry, replay=replay)
-        return Stream(client._read_event_batches(subject, options, decoders))
+        return client._read_event_batches(subject, options, decoders)
 
     def _replay_batches(
         self, subject: str, options: ReadEventsOptions
@@ -415,24 +421,20 @@ class EventStore:
         time: what `Repository` replays, without a step per event. As with `read`, the events
         before one that fails to decode come first, then the failure."""
         registry = self._registry
-        events = self._event_batches(subject, options, replay=True)
-        try:
-            with closing(batches_of(events)) as batches:
-                for batch in batches:
-                    pairs: list[tuple[BaseModel, str]] = []
-                    try:
-                        for item in batch:
-                            if type(item) is Event:
-                                recorded = decode_event(registry, item)
-                                item = (recorded.data, recorded.event_id)
-                            pairs.append(item)
-                    except Exception:
-                        if pairs:
-                            yield pairs
-                        raise
-                    yield pairs
-        finally:
-            events.close()
+        with closing(self._event_batches(subject, options, replay=True)) as batches:
+            for batch in batches:
+                pairs: list[tuple[BaseModel, str]] = []
+                try:
+                    for item in batch:
+                        if type(item) is Event:
+                            recorded = decode_event(registry, item)
+                            item = (recorded.data, recorded.event_id)
+                        pairs.append(item)
+                except Exception:
+                    if pairs:
+                        yield pairs
+                    raise
+                yield pairs
 
     @overload
     def observe(

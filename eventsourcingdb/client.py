@@ -22,6 +22,7 @@ from eventsourcingdb._protocol import calls
 from eventsourcingdb._protocol.envelopes import LineDecoder
 from eventsourcingdb._protocol.errors import TransportFailure
 from eventsourcingdb._protocol.negotiation import Negotiation
+from eventsourcingdb._protocol.rate_limits import RateLimitWaits
 from eventsourcingdb._protocol.requests import ApiVersion, Operation, Request
 from eventsourcingdb._shell import (
     END_GRACE,
@@ -89,11 +90,13 @@ class Client:
     ) -> None:
         self._base_url = check_base_url(base_url)
         self._api_token = check_api_token(api_token)
+        self._timeout = check_seconds(timeout, "timeout")
+        self._stall_timeout = check_seconds(stall_timeout, "stall_timeout")
         self._transport = open_transport(
             self._base_url,
             http_client=http_client,
-            timeout=check_seconds(timeout, "timeout"),
-            stall_timeout=check_seconds(stall_timeout, "stall_timeout"),
+            timeout=self._timeout,
+            stall_timeout=self._stall_timeout,
             connect_timeout=check_seconds(connect_timeout, "connect_timeout"),
             transport=transport,
         )
@@ -168,6 +171,7 @@ class Client:
 
     async def _send(self, request: Request) -> Response:
         attempt = 0
+        waits = RateLimitWaits(self._timeout)
         while True:
             self._check_open()
             try:
@@ -179,7 +183,11 @@ class Client:
                 attempt += 1
                 continue
             _log.debug("%s -> %d", request.target, response.status)
-            return response
+            delay = waits.after(request, response.status, response.retry_after)
+            if delay is None:
+                return response
+            _log.info("%s: rate limited; sending it again in %g s", request.target, delay)
+            await asyncio.sleep(delay)
 
     def _probe_guard(self) -> asyncio.Lock:
         """The lock that lets one call probe the server, made anew in each event loop."""
@@ -242,7 +250,12 @@ class Client:
         try:
             attempt = 0
             reissued = False
+            waits, delay = RateLimitWaits(self._stall_timeout), None
             while True:
+                if delay is not None:
+                    _log.info("%s: rate limited; sending it again in %g s", call.operation, delay)
+                    await asyncio.sleep(delay)
+                    delay = None
                 self._check_open()
                 version = self._negotiation.version or await self._version(call.operation)
                 request = call.build(version)
@@ -255,6 +268,9 @@ class Client:
                         if answer.status != 200:
                             if not reissued and self._negotiation.on_answer(request, answer.status):
                                 reissued = True
+                                continue
+                            delay = waits.after(request, answer.status, answer.retry_after)
+                            if delay is not None:
                                 continue
                             body = await answer.read_body()
                             calls.check_status(request, answer.status, body, answer.retry_after)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 from typing import Any, Final
 
 from eventsourcingdb import _wire
@@ -271,14 +272,16 @@ def _class_for_status(request: Request, status: int) -> type[DbApiError]:
     return DbApiError
 
 
-def _parse_retry_after(value: str | None) -> float | None:
+def parse_retry_after(value: str | None) -> float | None:
+    """The seconds of a `Retry-After` header (the server sends whole seconds); None if absent
+    or not a number of seconds."""
     if value is None:
         return None
     try:
         seconds = float(value.strip())
     except ValueError:
         return None
-    return seconds if seconds >= 0 else None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def is_refusal(version: ApiVersion, status: int) -> bool:
@@ -299,8 +302,10 @@ def status_error(
     description = _trim(body.decode("utf-8", "replace"))
     code = _v1_code(request.operation, status, description)
     if status == 429:
-        seconds = _parse_retry_after(retry_after)
+        seconds = parse_retry_after(retry_after)
         wait = f"; retry after {seconds:g} seconds" if seconds is not None else ""
+        if request.operation.changes_state:
+            wait = f", so the request was not executed and may be sent again safely{wait}"
         error: DbApiError = RateLimitedError(
             f"{request.label}: {_SUMMARY[RateLimitedError]}{wait}: {description} "
             f"{_where(request, status)}",

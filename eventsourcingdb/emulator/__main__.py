@@ -115,6 +115,18 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         False,
         "check every event of --data-directory on start, not only the chain and the last ones",
     )
+    run.add_argument(
+        "--emulator-rate-limit",
+        type=float,
+        default=0.0,
+        help="request units each client address may spend per second (0: off, the default)",
+    )
+    run.add_argument(
+        "--emulator-rate-limit-write-cost",
+        type=int,
+        default=5,
+        help="units a write costs under --emulator-rate-limit (a read costs 1; default 5)",
+    )
     limits = ConnectionLimits()
     for flag, kind, default, text in (
         ("max-connections", int, limits.max_connections, "connections at once"),
@@ -177,6 +189,15 @@ def _configure(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -
         .with_time_format(TimeFormat(arguments.emulator_time_format))
     )
     emulator.with_read_only(arguments.read_only)
+    if arguments.emulator_rate_limit < 0:
+        parser.error("--emulator-rate-limit must be 0 (off) or positive")
+    try:
+        emulator.with_rate_limit(
+            arguments.emulator_rate_limit or None,
+            write_cost=arguments.emulator_rate_limit_write_cost,
+        )
+    except InvalidArgumentError as error:
+        parser.error(f"--emulator-rate-limit-write-cost: {error}")
     if arguments.https_enabled:
         try:
             emulator.with_https(arguments.https_certificate_file, arguments.https_private_key_file)

@@ -63,6 +63,11 @@ def too_long(what: str, value: str, limit: int) -> str:
     return f"invalid {what}: {quoted(value)} is longer than the {limit} characters allowed"
 
 
+def text_rate_limited(seconds: int) -> str:
+    """429: the client's rate limit is reached."""
+    return f"too many requests: the rate limit is reached; retry after {seconds} seconds"
+
+
 def event_too_large(size: int) -> str:
     """An event whose data is larger than the server takes (64 KiB as JSON)."""
     return (

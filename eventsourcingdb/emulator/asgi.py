@@ -81,6 +81,7 @@ class AsgiApp:
                 for name, value in scope["headers"]
             ),
             body=bytes(body),
+            client=_client_address(scope),
         )
         try:
             response = await self._handler.handle(request)
@@ -124,6 +125,14 @@ class AsgiApp:
 
 class _TooLarge(Exception):
     """The body grew beyond the maximum request size."""
+
+
+def _client_address(scope: Scope) -> str:
+    """The client's address as the scope gives it (`scope["client"]`), without the port."""
+    client = scope.get("client")
+    if isinstance(client, list | tuple) and client:
+        return str(client[0])
+    return ""
 
 
 def _content_length(scope: Scope) -> int | None:

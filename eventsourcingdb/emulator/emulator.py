@@ -29,6 +29,7 @@ from eventsourcingdb.emulator.options import (
     ServerOptions,
     TlsFiles,
 )
+from eventsourcingdb.emulator.rate_limit import RateLimit
 from eventsourcingdb.emulator.server import EmulatorServer, SocketServer
 from eventsourcingdb.errors import ContainerError, InvalidArgumentError
 
@@ -85,6 +86,7 @@ class Emulator:
         self._limits = ConnectionLimits()
         self._read_only = False
         self._tls: TlsFiles | None = None
+        self._rate_limit: RateLimit | None = None
         self._server: EmulatorServer | None = None
         self._socket: SocketServer | None = None
         self._lock = threading.RLock()
@@ -220,6 +222,23 @@ class Emulator:
         self._tls = tls
         return self
 
+    def with_rate_limit(
+        self, units_per_second: float | None, *, burst: float | None = None, write_cost: int = 5
+    ) -> Self:
+        """Limit the requests of each client address as the real server does (off by default;
+        None turns it off again): a read costs one unit, a write `write_cost`; each address may
+        spend `units_per_second` (at most `burst` at once, `units_per_second` by default). Beyond
+        it, requests are answered 429 with `Retry-After`; answers carry `RateLimit-Policy` and
+        `RateLimit` headers."""
+        if units_per_second is None:
+            self._rate_limit = None
+            return self
+        try:
+            self._rate_limit = RateLimit(units_per_second, burst, write_cost)
+        except ValueError as error:
+            raise InvalidArgumentError(str(error)) from None
+        return self
+
     def with_read_only(self, read_only: bool = True) -> Self:
         """Start in read-only mode, as `run --read-only` starts the real server: reads,
         observations and queries work; writes and schema registrations are refused with 503
@@ -243,6 +262,7 @@ class Emulator:
             verify_data_directory=self._verify_data_directory,
             limits=self._limits,
             read_only=self._read_only,
+            rate_limit=self._rate_limit,
         )
 
     # --- life cycle -------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from eventsourcingdb.emulator.encoding import encode_json, encode_string, format
 from eventsourcingdb.emulator.eventql import EventQLSyntaxError, Query, parse
 from eventsourcingdb.emulator.faults import ConnectionDropped, Faults
 from eventsourcingdb.emulator.options import ApiVersion, ServerOptions
+from eventsourcingdb.emulator.rate_limit import RateLimiter
 from eventsourcingdb.emulator.records import (
     Candidate,
     Precondition,
@@ -81,6 +82,8 @@ class Request:
     query: str = ""
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
+    client: str = ""
+    """The client's address (for rate limiting); empty in process, where there is none."""
 
     def header(self, name: str) -> str | None:
         """The value of a header (case-insensitive), or None."""
@@ -141,6 +144,8 @@ class Handler:
         self._options = options or ServerOptions()
         self._faults = faults or Faults()
         self._read_only = self._options.read_only
+        limit = self._options.rate_limit
+        self._limiter = RateLimiter(limit) if limit is not None else None
         self._routes = {
             path: route
             for path, route in _ROUTES.items()
@@ -215,6 +220,28 @@ class Handler:
             response = self._text(405, m.TEXT_METHOD_NOT_ALLOWED)
             allow = "GET, HEAD" if route.method == "GET" else route.method
             return Response(response.status, (*response.headers, ("allow", allow)), response.body)
+        limited: tuple[tuple[str, str], ...] = ()
+        if self._limiter is not None:
+            cost = self._limiter.limit.write_cost if route.changes_data else 1
+            decision = self._limiter.take(request.client, cost)
+            if not decision.allowed:
+                return self._rate_limited(decision.seconds)
+            limited = self._limiter.headers(decision)
+        response = await self._route(request, route)
+        if limited:
+            return Response(response.status, (*response.headers, *limited), response.body)
+        return response
+
+    def _rate_limited(self, seconds: int) -> Response:
+        """429: the client's budget is spent; `Retry-After` says in how many whole seconds it
+        may come back."""
+        response = self._text(429, m.text_rate_limited(seconds))
+        return Response(
+            response.status, (*response.headers, ("retry-after", str(seconds))), response.body
+        )
+
+    async def _route(self, request: Request, route: _Route) -> Response:
+        """Answer a request whose route, method and budget are settled."""
         if route.authenticated and not self._is_authorized(request):
             return self._text(401, _wire.TEXT_UNAUTHORIZED)
         if route.changes_data and self._read_only:

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from eventsourcingdb.emulator.encoding import TimeFormat
 from eventsourcingdb.emulator.hashing import HashVersion
+from eventsourcingdb.emulator.rate_limit import RateLimit
 
 __all__ = [
     "DEFAULT_SERVER_HEADER",
@@ -123,6 +124,8 @@ class ServerOptions:
     """The `Server` header; empty means the version that fits `api_versions` (1.3.0, or 1.2.0
     without v2)."""
     limits: ConnectionLimits = field(default_factory=ConnectionLimits)
+    rate_limit: RateLimit | None = None
+    """Limit the requests of each client address as the real server does (off by default)."""
     read_only: bool = False
     """Start in read-only mode (`run --read-only`): writes and schema registrations are refused
     with 503 until the server is started again without it."""

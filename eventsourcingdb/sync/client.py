@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Generator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypeVar
@@ -23,6 +24,7 @@ from eventsourcingdb._protocol import calls
 from eventsourcingdb._protocol.envelopes import LineDecoder
 from eventsourcingdb._protocol.errors import TransportFailure
 from eventsourcingdb._protocol.negotiation import Negotiation
+from eventsourcingdb._protocol.rate_limits import RateLimitWaits
 from eventsourcingdb._protocol.requests import ApiVersion, Operation, Request
 from eventsourcingdb._shell import (
     END_GRACE,
@@ -85,11 +87,13 @@ class Client:
     ) -> None:
         self._base_url = check_base_url(base_url)
         self._api_token = check_api_token(api_token)
+        self._timeout = check_seconds(timeout, "timeout")
+        self._stall_timeout = check_seconds(stall_timeout, "stall_timeout")
         self._transport = Transport(
             self._base_url,
             http_client=http_client,
-            timeout=check_seconds(timeout, "timeout"),
-            stall_timeout=check_seconds(stall_timeout, "stall_timeout"),
+            timeout=self._timeout,
+            stall_timeout=self._stall_timeout,
             connect_timeout=check_seconds(connect_timeout, "connect_timeout"),
             transport=transport,
         )
@@ -163,6 +167,7 @@ class Client:
 
     def _send(self, request: Request) -> Response:
         attempt = 0
+        waits = RateLimitWaits(self._timeout)
         while True:
             self._check_open()
             try:
@@ -174,7 +179,11 @@ class Client:
                 attempt += 1
                 continue
             _log.debug("%s -> %d", request.target, response.status)
-            return response
+            delay = waits.after(request, response.status, response.retry_after)
+            if delay is None:
+                return response
+            _log.info("%s: rate limited; sending it again in %g s", request.target, delay)
+            time.sleep(delay)
 
     def _probe(self, caller: Operation) -> tuple[Request, Response]:
         request = self._negotiation.probe_request(caller)
@@ -222,7 +231,12 @@ class Client:
         try:
             attempt = 0
             reissued = False
+            waits, delay = RateLimitWaits(self._stall_timeout), None
             while True:
+                if delay is not None:
+                    _log.info("%s: rate limited; sending it again in %g s", call.operation, delay)
+                    time.sleep(delay)
+                    delay = None
                 self._check_open()
                 request = call.build(self._version(call.operation))
                 try:
@@ -238,6 +252,9 @@ class Client:
                                     request, answer.status
                                 ):
                                     reissued = True
+                                    continue
+                                delay = waits.after(request, answer.status, answer.retry_after)
+                                if delay is not None:
                                     continue
                                 body = answer.read_body()
                                 calls.check_status(request, answer.status, body, answer.retry_after)

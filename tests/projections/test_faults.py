@@ -3,13 +3,15 @@ checkpoint database restarts; the projection resumes from its checkpoint every t
 read model ends exactly equal to a rebuild from scratch (nothing missed, nothing twice).
 
 The server is the emulator on a real socket, failing on demand (`emulator.faults`,
-`emulator.restart()`); the read models live in SQLite and PostgreSQL.
+`emulator.restart()`), or with a durable data directory, stopped and started again; the read
+models live in SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +27,7 @@ from eventsourcingdb.projections import (
     Runner,
     SqlCheckpointStore,
 )
-from tests.projections.conftest import FAST
+from tests.projections.conftest import FAST, eventually
 from tests.projections.domain import (
     REGISTRY,
     SOURCE,
@@ -189,3 +191,32 @@ async def test_the_read_model_survives_a_restart_of_its_database(
             rows = await table_rows(checkpoints.engine, model.table)
     assert (model.name, RetryReason.CHECKPOINT_STORE) in metrics.retries
     assert rows == await _rebuilt_rows(store, sqlite_url)
+
+
+@pytest.mark.timeout(60)
+async def test_a_durable_server_stopped_and_started_again_is_resumed_exactly_once(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    durable = Emulator(data_directory=tmp_path / "data").with_heartbeat_interval(0.1).start()
+    try:
+        durable.with_port(durable.get_mapped_port())  # start again where clients look for it
+        async with durable.get_client(stall_timeout=STALL_TIMEOUT, timeout=5.0) as client:
+            store = EventStore(client, source=SOURCE, registry=REGISTRY)
+            await _write_through_faults(store, 60)
+            async with SqlCheckpointStore.from_url(sqlite_url) as checkpoints:
+                runner = Runner(store, checkpoints=checkpoints, reconnect=FAST)
+                model = runner.add(SqlOnLoan())
+                async with runner:
+                    await model.wait_until_caught_up(timeout=30)
+                    durable.stop()  # the whole server goes away, its events stay on disk
+                    await eventually(lambda: model.status.phase is Phase.RECONNECTING)
+                    durable.start()
+                    await _write_through_faults(store, 60)
+                    await model.wait_until_caught_up(timeout=30)
+                    status = model.status
+                    rows = await table_rows(checkpoints.engine, model.table)
+            assert status.retries >= 1
+            assert status.phase is Phase.LIVE
+            assert rows == await _rebuilt_rows(store, sqlite_url.replace(".db", "-rebuilt.db"))
+    finally:
+        durable.stop()

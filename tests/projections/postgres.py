@@ -3,12 +3,14 @@
 `initdb` and `pg_ctl` (on PATH) create and start a cluster in a temporary directory on a free
 loopback port, as the `postgres` user when the tests run as root (PostgreSQL refuses to run as
 root), as the current user otherwise. Tests share the server and each gets a schema of its own.
+A watchdog process stops the server should the test session die before it could.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -102,6 +104,8 @@ def postgres_server() -> Iterator[PostgresServer]:
         shutil.chown(root, user=_SERVICE_USER)
         shutil.chown(sockets, user=_SERVICE_USER)
     started = False
+    stop = _as_user([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"])
+    watchdog: subprocess.Popen[bytes] | None = None
     try:
         _run(
             [initdb, "-D", str(data), "-U", _SERVICE_USER, "--auth=trust", "-E", "UTF8"],
@@ -111,6 +115,7 @@ def postgres_server() -> Iterator[PostgresServer]:
         options = f"-p {port} -k {sockets} -h 127.0.0.1 -c fsync=off -c full_page_writes=off"
         _run([pg_ctl, "-D", str(data), "-l", str(log), "-o", options, "-w", "start"], "pg_ctl")
         started = True
+        watchdog = _watchdog(stop, root)
         deadline = time.monotonic() + _READY_SECONDS
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
@@ -123,10 +128,24 @@ def postgres_server() -> Iterator[PostgresServer]:
         )
     finally:
         if started:
-            subprocess.run(
-                _as_user([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"]),
-                capture_output=True,
-                timeout=60,
-                check=False,
-            )
+            subprocess.run(stop, capture_output=True, timeout=60, check=False)
         shutil.rmtree(root, ignore_errors=True)
+        if watchdog is not None:
+            watchdog.kill()
+            watchdog.wait(timeout=10)
+
+
+def _watchdog(stop: list[str], root: Path) -> subprocess.Popen[bytes]:
+    """A process of its own that stops the server and removes its directory if this test
+    session dies without doing so (killed by a timeout, say): the server must not outlive it."""
+    script = (
+        f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 1; done; "
+        f"{shlex.join(stop)} >/dev/null 2>&1; rm -rf {shlex.quote(str(root))}"
+    )
+    return subprocess.Popen(
+        ["sh", "-c", script],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )

@@ -46,9 +46,12 @@ class ConnectionTable:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._open: dict[Peer, tuple[asyncio.AbstractEventLoop, asyncio.BaseTransport]] = {}
+        self._served = False
+        """Whether our socket server registers its connections here."""
 
     def add(self, transport: asyncio.BaseTransport) -> None:
         """Register a new connection (on its loop)."""
+        self._served = True
         peer = _peer(transport)
         if peer is not None:
             with self._lock:
@@ -62,14 +65,18 @@ class ConnectionTable:
                 del self._open[peer]
 
     def cut(self, client: Any) -> bool:
-        """Close the connection of `scope["client"]` at once, unanswered; whether one was found."""
-        if not isinstance(client, list | tuple) or len(client) < 2:
+        """Close the connection of `scope["client"]` at once, unanswered; False where that is
+        not possible (no connection is registered here: the app runs in another server).
+
+        A connection that is gone already (a restart cut it, or its client closed it) needs no
+        cut.
+        """
+        if not self._served or not isinstance(client, list | tuple) or len(client) < 2:
             return False
         with self._lock:
             entry = self._open.get((str(client[0]), int(client[1])))
-        if entry is None:
-            return False
-        _abort(*entry)
+        if entry is not None:
+            _abort(*entry)
         return True
 
     def cut_all(self) -> int:

@@ -238,3 +238,23 @@ async def test_a_restart_cuts_streams_and_keeps_the_events_on_the_same_address(
     assert await _ids(http) == ["0"]
     await _write(http)
     assert await _ids(http) == ["0", "1"]
+
+
+async def test_a_restart_with_open_streams_logs_nothing(
+    emulator: Emulator, http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The restart cuts the connections while the streams on them are being dropped: a stream
+    that finds its connection gone already must not end in uvicorn's "Exception in ASGI
+    application" traceback."""
+    caplog.set_level(logging.DEBUG)
+    async with asyncio.timeout(TIMEOUT):
+        for _ in range(3):
+            async with http.stream(*OBSERVE, json={"subject": "/"}) as response:
+                lines = response.aiter_lines()
+                await _next_line(lines)
+                await asyncio.to_thread(emulator.restart)
+                with pytest.raises(httpx.RemoteProtocolError):
+                    await _drain(lines)
+        await http.get("/api/v2/system/ping")
+    noisy = [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert noisy == []

@@ -27,6 +27,7 @@ messaging conventions ask of consumers (a batch, which has many parents, only li
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -256,14 +257,27 @@ class Instrumentation:
         *,
         retrying: bool = False,
         attributes: Mapping[str, str | int] | None = None,
+        linked: Sequence[Event] = (),
     ) -> Operated | _NoOperation:
         """The INTERNAL span of a framework operation (`load Book`, `update Book`, `save`,
-        `execute`), current while it runs, with its conflicts and writes counted; `retrying`
-        operations also report their attempts."""
+        `execute`, a projection's batch), current while it runs, with its conflicts and writes
+        counted; `retrying` operations also report their attempts, and the span links to the
+        trace context of each `linked` event (a batch's)."""
         if not self._recording():
             return _NO_OPERATION
         name = name if target is None else f"{name} {target}"
-        return Operated(self, name, attributes or {}, retrying=retrying)
+        return Operated(self, name, attributes or {}, retrying=retrying, linked=linked)
+
+    def consuming(
+        self,
+        event: Event,
+        operation: str = "process",
+        attributes: Mapping[str, str | int | float | bool] | None = None,
+    ) -> contextlib.AbstractContextManager[Span | None]:
+        """The CONSUMER span around the handling of `event` (see `consuming`)."""
+        if not self._recording():
+            return contextlib.nullcontext()
+        return _consuming(self, event, operation, attributes)
 
     def _count(self, name: str, amount: int, attributes: Mapping[str, str | int]) -> None:
         counter = self._counters.get(name)
@@ -435,6 +449,7 @@ class Operated:
     __slots__ = (
         "_attributes",
         "_instrumentation",
+        "_linked",
         "_name",
         "_retrying",
         "_span",
@@ -449,11 +464,13 @@ class Operated:
         attributes: Mapping[str, str | int],
         *,
         retrying: bool,
+        linked: Sequence[Event] = (),
     ) -> None:
         self._instrumentation = instrumentation
         self._name = name
         self._attributes = {"db.system.name": SYSTEM, **attributes}
         self._retrying = retrying
+        self._linked = linked
         self._span: Span | None = None
         self._token: object = None
         self.conflicts = 0
@@ -465,8 +482,17 @@ class Operated:
         if tracer is not None:
             api = instrumentation._api
             assert api is not None
+            links = []
+            for event in self._linked:
+                context = event_context(event)
+                if context is not None:
+                    span_context = api.trace.get_current_span(context).get_span_context()
+                    links.append(api.trace.Link(span_context))
             self._span = tracer.start_span(
-                self._name, kind=api.trace.SpanKind.INTERNAL, attributes=self._attributes
+                self._name,
+                kind=api.trace.SpanKind.INTERNAL,
+                attributes=self._attributes,
+                links=links,
             )
             self._token = api.context.attach(api.trace.set_span_in_context(self._span))
         return self
@@ -558,6 +584,50 @@ class _NoOperation:
 
 
 _NO_OPERATION: Final = _NoOperation()
+
+
+class ProjectionMeter:
+    """The projections runner's metrics through OpenTelemetry (a `ProjectionMetrics`):
+    events processed, lag, commit durations (the throughput) and retries, per projection."""
+
+    __slots__ = ("_duration", "_events", "_lag", "_retries")
+
+    def __init__(self, meter: Any) -> None:
+        self._events = meter.create_counter(
+            "eventsourcingdb.projection.events",
+            unit="{event}",
+            description="Events a projection committed (handled or passed over).",
+        )
+        self._lag = meter.create_gauge(
+            "eventsourcingdb.projection.lag",
+            unit="{event}",
+            description="How many event ids a projection is behind the newest it knows of.",
+        )
+        self._duration = meter.create_histogram(
+            "eventsourcingdb.projection.commit.duration",
+            unit="s",
+            description="Time a projection took to apply and commit events in one transaction.",
+        )
+        self._retries = meter.create_counter(
+            "eventsourcingdb.projection.retries",
+            unit="{retry}",
+            description="Times a projection waited to try again (server, store or handler).",
+        )
+
+    def processed(self, name: str, events: int, seconds: float) -> None:
+        attributes = {"eventsourcingdb.projection": name}
+        self._events.add(events, attributes)
+        self._duration.record(seconds, attributes)
+
+    def lag(self, name: str, events: int) -> None:
+        self._lag.set(events, {"eventsourcingdb.projection": name})
+
+    def retry(self, name: str, reason: object, error: BaseException, delay: float) -> None:
+        attributes = {
+            "eventsourcingdb.projection": name,
+            "eventsourcingdb.retry.reason": str(reason),
+        }
+        self._retries.add(1, attributes)
 
 
 def instrumentation_of(client: object) -> Instrumentation:
@@ -719,32 +789,42 @@ def event_context(event: Event) -> Context | None:
     return extracted
 
 
-@contextlib.contextmanager
 def consuming(
     event: Event,
     operation: str = "process",
     *,
     telemetry: Telemetry | None = None,
     attributes: Mapping[str, str | int | float | bool] | None = None,
-) -> Iterator[Span | None]:
+) -> contextlib.AbstractContextManager[Span | None]:
     """A CONSUMER span around the handling of `event`, continuing the event's trace.
 
     Its parent is the context the event carries (so a write and what handles the event are one
     trace) and it links to that context; an event without one is handled in the current
     context. Named `"{operation} {event type}"`; the current span while the block runs. Yields
-    the span (None when telemetry is off or OpenTelemetry is not installed).
+    the span (None when nothing records, or OpenTelemetry is not installed).
     """
-    chosen = Telemetry() if telemetry is None else telemetry
-    api = _api() if chosen.enabled else None
-    if api is None:
+    return _instrumentation(Telemetry() if telemetry is None else telemetry).consuming(
+        event, operation, attributes
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _instrumentation(settings: Telemetry) -> Instrumentation:
+    return Instrumentation(settings, "http://localhost")
+
+
+@contextlib.contextmanager
+def _consuming(
+    instrumentation: Instrumentation,
+    event: Event,
+    operation: str,
+    attributes: Mapping[str, str | int | float | bool] | None,
+) -> Iterator[Span | None]:
+    api = instrumentation._api
+    tracer = instrumentation.tracer()
+    if api is None or tracer is None:
         yield None
         return
-    provider = chosen.tracer_provider
-    tracer = (
-        provider.get_tracer(_SCOPE, _version())
-        if provider is not None
-        else api.trace.get_tracer(_SCOPE, _version())
-    )
     parent = event_context(event)
     links: Sequence[Any] = ()
     if parent is not None:

@@ -32,6 +32,7 @@ from eventsourcingdb.aggregates import Repository
 from eventsourcingdb.emulator import Emulator
 from eventsourcingdb.emulator.transport import LoopClosedError, LoopThread
 from eventsourcingdb.models import EventStore
+from eventsourcingdb.projections import Runner
 from eventsourcingdb.sync import Client as SyncClient
 from eventsourcingdb.testing import ServerHandle
 
@@ -118,8 +119,14 @@ def _twin_classes() -> dict[type, type]:
     """Each blocking class and its async twin, whose methods say which calls wait."""
     from eventsourcingdb.sync import EventStore as SyncEventStore
     from eventsourcingdb.sync import Repository as SyncRepository
+    from eventsourcingdb.sync import Runner as SyncRunner
 
-    return {SyncClient: Client, SyncEventStore: EventStore, SyncRepository: Repository}
+    return {
+        SyncClient: Client,
+        SyncEventStore: EventStore,
+        SyncRepository: Repository,
+        SyncRunner: Runner,
+    }
 
 
 def _face(value: Any) -> Any:
@@ -241,7 +248,7 @@ class AsyncFace:
         exc_value: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        await self.aclose()
+        await in_thread(self.blocking.__exit__, exc_type, exc_value, traceback)
 
     def __repr__(self) -> str:
         return repr(self.blocking)
@@ -283,6 +290,16 @@ def new_repository(store: EventStore, **settings: Any) -> Repository:
 
         return cast(Repository, AsyncFace(SyncRepository(store.blocking, **settings)))
     return Repository(store, **settings)
+
+
+def new_runner(store: EventStore, **settings: Any) -> Runner:
+    """A projections `Runner` of `store`'s twin (the blocking one runs the async one on an event
+    loop of its own)."""
+    if isinstance(store, AsyncFace):
+        from eventsourcingdb.sync import Runner as SyncRunner
+
+        return cast(Runner, AsyncFace(SyncRunner(store.blocking, **settings)))
+    return Runner(store, **settings)
 
 
 def twin_client(twin: Twin, async_client: Client, request: pytest.FixtureRequest) -> Client:
@@ -457,6 +474,7 @@ __all__ = [
     "in_thread",
     "new_client",
     "new_repository",
+    "new_runner",
     "new_store",
     "open_client",
     "server_client",

@@ -112,7 +112,7 @@ class EmulatorServer:
         """An httpx sync transport that answers from this server, in process."""
         with self._lock:
             if self._loop_thread is None:
-                self._loop_thread = LoopThread()
+                self._loop_thread = LoopThread("eventsourcingdb-emulator-loop")
                 if self._store.is_closed:  # a transport of a closed server answers nothing
                     self._loop_thread.close()
             return EmulatorTransport(self._handler, self._loop_thread)

@@ -13,15 +13,14 @@ closes a socket: `httpx.RemoteProtocolError`, before the answer or in the middle
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import contextlib
-import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Iterator
+from typing import TypeVar
 
 import httpx
 
+from eventsourcingdb._portal import LoopClosedError, LoopThread
 from eventsourcingdb.emulator.faults import ConnectionDropped
 from eventsourcingdb.emulator.handler import Handler, Request, Response
 
@@ -32,10 +31,6 @@ _CLOSE_TIMEOUT = 5.0
 _STOPPED = "the emulator has been stopped"
 _NO_ANSWER = "Server disconnected without sending a response."
 _CUT_BODY = "peer closed connection without sending complete message body: incomplete chunked read"
-
-
-class LoopClosedError(RuntimeError):
-    """The loop thread no longer runs (the emulator was stopped)."""
 
 
 def _to_request(request: httpx.Request, body: bytes) -> Request:
@@ -96,55 +91,6 @@ class AsyncEmulatorTransport(httpx.AsyncBaseTransport):
             stream=_AsyncStream(response.body),
             request=request,
         )
-
-
-class LoopThread:
-    """An event loop in a daemon thread, for running the async handler from sync code."""
-
-    def __init__(self, name: str = "eventsourcingdb-emulator-loop") -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_forever()
-        finally:
-            # whatever still runs is cancelled, so that no caller waits for it forever
-            pending = asyncio.all_tasks(self._loop)
-            for task in pending:
-                task.cancel()
-            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
-            self._loop.close()
-
-    @property
-    def is_alive(self) -> bool:
-        """Whether the loop still runs."""
-        return self._thread.is_alive() and not self._loop.is_closed()
-
-    def submit(self, coroutine: Coroutine[Any, Any, _T]) -> concurrent.futures.Future[_T]:
-        """Schedule a coroutine on the loop; `LoopClosedError` once the loop has stopped."""
-        if not self.is_alive:
-            coroutine.close()
-            raise LoopClosedError(_STOPPED)
-        try:
-            return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
-        except RuntimeError:  # closed between the check and the call
-            coroutine.close()
-            raise LoopClosedError(_STOPPED) from None
-
-    def run(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
-        """Run a coroutine on the loop and wait for its result."""
-        return self.submit(coroutine).result()
-
-    def close(self) -> None:
-        """Stop the loop (closing what still runs on it) and join the thread."""
-        if self._thread.is_alive():
-            with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(_CLOSE_TIMEOUT)
 
 
 async def _next_chunk(chunks: AsyncIterator[bytes]) -> bytes | None:
@@ -211,6 +157,11 @@ class EmulatorTransport(httpx.BaseTransport):
     def __init__(self, handler: Handler, loop: LoopThread) -> None:
         self._handler = handler
         self._loop = loop
+
+    def async_transport(self) -> AsyncEmulatorTransport:
+        """The async transport to the same emulator (for async code next to blocking code, as
+        the blocking projections runner has)."""
+        return AsyncEmulatorTransport(self._handler)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Answer the request on the loop thread; streamed bodies are pulled chunk by chunk."""

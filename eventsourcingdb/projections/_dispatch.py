@@ -18,6 +18,7 @@ from eventsourcingdb.event import Event
 from eventsourcingdb.models import EventRegistry, RecordedEvent
 from eventsourcingdb.projections.checkpoints import CheckpointStore
 from eventsourcingdb.projections.projection import HandlerInfo, Projection
+from eventsourcingdb.telemetry import Instrumentation
 
 __all__ = ["Dispatcher", "within"]
 
@@ -42,8 +43,12 @@ class Dispatcher:
         registry: EventRegistry,
         decode: Callable[[Event], RecordedEvent[BaseModel]],
         checkpoints: CheckpointStore,
+        telemetry: Instrumentation,
+        name: str,
     ) -> None:
         self.projection = projection
+        self._telemetry = telemetry
+        self._traced = {"eventsourcingdb.projection": name}
         self._registry = registry
         self._decode = decode
         self._checkpoints = checkpoints
@@ -70,24 +75,33 @@ class Dispatcher:
     async def call(
         self, handler: HandlerInfo, event: Event, tx: Any, failures: list[BaseException]
     ) -> None:
-        """Decode `event` and call its handler; a failure is noted in `failures` as the
-        handler's (so that it can be told from the store's, after the transaction ended)."""
+        """Decode `event` and call its handler, in a CONSUMER span that continues the event's
+        trace; a failure is noted in `failures` as the handler's (so that it can be told from
+        the store's, after the transaction ended)."""
         projection = self.projection
         try:
-            recorded = self._decode(event)
-            if handler.is_async:
-                if handler.takes_tx:
-                    await handler.function(projection, recorded, tx)
-                else:
-                    await handler.function(projection, recorded)
-            elif handler.takes_tx:
-                function = functools.partial(handler.function, projection, recorded)
-                await self._checkpoints.run_sync(tx, function)
-            else:
-                handler.function(projection, recorded)
+            with self._telemetry.consuming(event, "process", self._traced):
+                await self._handle(handler, projection, event, tx)
         except Exception as error:
             failures.append(error)
             raise
+
+    async def _handle(
+        self, handler: HandlerInfo, projection: Projection, event: Event, tx: Any
+    ) -> None:
+        """Decode `event` and call `handler` the way it is written (async, or blocking with the
+        blocking form of `tx`)."""
+        recorded = self._decode(event)
+        if handler.is_async:
+            if handler.takes_tx:
+                await handler.function(projection, recorded, tx)
+            else:
+                await handler.function(projection, recorded)
+        elif handler.takes_tx:
+            function = functools.partial(handler.function, projection, recorded)
+            await self._checkpoints.run_sync(tx, function)
+        else:
+            handler.function(projection, recorded)
 
     async def hook(self, method: Callable[[Any], Any], tx: Any) -> None:
         """Call `setup` or `reset`, async or not (the base class's `setup` does nothing)."""

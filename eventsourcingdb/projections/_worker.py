@@ -70,6 +70,7 @@ from eventsourcingdb.projections.status import (
     ProjectionStatus,
     RetryReason,
 )
+from eventsourcingdb.telemetry import instrumentation_of
 
 __all__ = ["Worker", "retry_reason"]
 
@@ -138,7 +139,10 @@ class Worker:
         self.name = options.name
         self.store = store
         self.checkpoints = checkpoints
-        self._dispatch = Dispatcher(projection, store.registry, store.decode, checkpoints)
+        self._telemetry = instrumentation_of(store.client)
+        self._dispatch = Dispatcher(
+            projection, store.registry, store.decode, checkpoints, self._telemetry, self.name
+        )
         self._owner = owner
         self._lease_ttl = lease_ttl
         self._reconnect = reconnect
@@ -158,6 +162,9 @@ class Worker:
         self._queue: asyncio.Queue[_Item] | None = None
         self._drained = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._home: asyncio.AbstractEventLoop | None = None
+        """The loop the worker runs in: waits from another loop (the blocking runner's callers)
+        are handed to it."""
         self._made_progress = False
         self._connected = False
         self._set_up = False
@@ -184,6 +191,7 @@ class Worker:
         self._connected = False
         self._set_up = False  # setup(tx) runs once per start
         self.phase = Phase.STARTING
+        self._home = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._main(), name=f"projection {self.name}")
 
     async def stop(self, timeout: float | None) -> None:  # noqa: ASYNC109
@@ -561,7 +569,16 @@ class Worker:
         return target is not None and int(event.event_id) >= target
 
     async def _commit(self, batch: list[Event]) -> None:
-        """Apply `batch` and commit it with its checkpoint in one transaction."""
+        """Apply `batch` and commit it with its checkpoint in one transaction, in a span that
+        links to the trace of each of its events."""
+        described: dict[str, str | int] = {
+            "eventsourcingdb.projection": self.name,
+            "eventsourcingdb.batch.size": len(batch),
+        }
+        with self._telemetry.operation("batch", self.name, attributes=described, linked=batch):
+            await self._commit_batch(batch)
+
+    async def _commit_batch(self, batch: list[Event]) -> None:
         if len(batch) > 1 and self.checkpoints.transactional:
             started = time.perf_counter()
             last = batch[-1]
@@ -838,8 +855,18 @@ class Worker:
                 position=None if committed is None else committed.event_id,
             ) from None
 
+    def _other_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The worker's loop when the caller runs in another one (such as a caller of the
+        blocking runner, whose worker runs in the runner's thread), else None."""
+        loop = self._home
+        return None if loop is None or loop is asyncio.get_running_loop() else loop
+
     async def wait_for(self, event_id: str, *, timeout: float | None) -> None:  # noqa: ASYNC109
         """Wait until every event up to `event_id` under the subject is committed."""
+        if (loop := self._other_loop()) is not None:
+            waiting = self.wait_for(event_id, timeout=timeout)
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(waiting, loop))
+            return
         event_id = check_event_id(event_id)
         self._check_alive()
         async with self._deadline(timeout, f"event {event_id}"):
@@ -852,6 +879,10 @@ class Worker:
 
     async def wait_until_caught_up(self, *, timeout: float | None) -> None:  # noqa: ASYNC109
         """Wait until the newest event under the subject (as of now) is committed."""
+        if (loop := self._other_loop()) is not None:
+            waiting = self.wait_until_caught_up(timeout=timeout)
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(waiting, loop))
+            return
         self._check_alive()
         async with self._deadline(timeout, "the newest event"):
             await self._wait_connected()

@@ -44,7 +44,13 @@ from eventsourcingdb.projections.projection import (
     Projection,
     options_of,
 )
-from eventsourcingdb.projections.status import Progress, ProjectionMetrics, RunnerStatus
+from eventsourcingdb.projections.status import (
+    Progress,
+    ProjectionMetrics,
+    RetryReason,
+    RunnerStatus,
+)
+from eventsourcingdb.telemetry import Instrumentation, ProjectionMeter, instrumentation_of
 
 __all__ = ["Runner"]
 
@@ -105,7 +111,7 @@ class Runner:
         if reconnect is not None and not isinstance(reconnect, Backoff):
             raise InvalidArgumentError(f"reconnect must be a Backoff(...), got {reconnect!r}")
         self._reconnect = DEFAULT_RECONNECT if reconnect is None else reconnect
-        self._metrics = metrics
+        self._metrics = _with_telemetry(metrics, instrumentation_of(store.client))
         self._stop_timeout = _positive_seconds(stop_timeout, "stop_timeout")
         self._workers: dict[str, Worker] = {}
         self._running = False
@@ -409,3 +415,33 @@ def _checked_store(store: object) -> CheckpointStore:
             f"or your own), got {type(store).__name__}"
         )
     return store
+
+
+class _BothMetrics:
+    """Reports to the metrics hook given and to OpenTelemetry."""
+
+    def __init__(self, first: ProjectionMetrics, second: ProjectionMetrics) -> None:
+        self._both = (first, second)
+
+    def processed(self, name: str, events: int, seconds: float) -> None:
+        for metrics in self._both:
+            metrics.processed(name, events, seconds)
+
+    def lag(self, name: str, events: int) -> None:
+        for metrics in self._both:
+            metrics.lag(name, events)
+
+    def retry(self, name: str, reason: RetryReason, error: BaseException, delay: float) -> None:
+        for metrics in self._both:
+            metrics.retry(name, reason, error, delay)
+
+
+def _with_telemetry(
+    metrics: ProjectionMetrics | None, telemetry: Instrumentation
+) -> ProjectionMetrics | None:
+    """The metrics hook given, and OpenTelemetry's when the client's telemetry is on."""
+    meter = telemetry.meter
+    if meter is None:
+        return metrics
+    measured = ProjectionMeter(meter)
+    return measured if metrics is None else _BothMetrics(metrics, measured)

@@ -43,6 +43,7 @@ from eventsourcingdb.projections._dispatch import Dispatcher, within
 from eventsourcingdb.projections.checkpoints import Checkpoint, CheckpointStore
 from eventsourcingdb.projections.memory import MemoryCheckpointStore
 from eventsourcingdb.projections.projection import Projection, options_of
+from eventsourcingdb.telemetry import instrumentation_of
 
 __all__ = ["At", "ProjectionScenario", "ScenarioFailure", "at", "given"]
 
@@ -135,7 +136,12 @@ class ProjectionScenario(Generic[P]):
         """Run the given events through the handlers in one transaction, as one batch."""
         options = options_of(projection)
         dispatch = Dispatcher(
-            projection, self._registry, lambda e: decode_event(self._registry, e), checkpoints
+            projection,
+            self._registry,
+            lambda e: decode_event(self._registry, e),
+            checkpoints,
+            instrumentation_of(None),  # no client, no telemetry
+            options.name,
         )
         failures: list[BaseException] = []
         async with checkpoints.transaction() as tx:

@@ -15,8 +15,10 @@ protocol core with the async client and runs neither an event loop nor a thread 
 `EventStore`, `Repository` and `retry_on_conflict` are generated from their async sources
 (`eventsourcingdb/models/store.py`, `eventsourcingdb/aggregates/repository.py` and
 `retrying.py`) by `scripts/unasync.py`: one implementation, whose blocking form a test keeps in
-step. Everything without I/O (models, registries, aggregates, deciders, boundaries) is shared:
-import it from `eventsourcingdb.models` and `eventsourcingdb.aggregates` as usual.
+step. `Runner` runs the projections runner of `eventsourcingdb.projections` on an event loop in a
+thread of its own (see `eventsourcingdb/sync/runner.py`). Everything without I/O (models,
+registries, aggregates, deciders, boundaries, projections) is shared: import it from
+`eventsourcingdb.models`, `eventsourcingdb.aggregates` and `eventsourcingdb.projections` as usual.
 """
 
 from types import FunctionType as _FunctionType
@@ -24,9 +26,10 @@ from types import FunctionType as _FunctionType
 from eventsourcingdb.sync.client import Client
 from eventsourcingdb.sync.repository import Repository
 from eventsourcingdb.sync.retrying import retry_on_conflict
+from eventsourcingdb.sync.runner import Runner
 from eventsourcingdb.sync.store import EventStore
 
-__all__ = ["Client", "EventStore", "Repository", "retry_on_conflict"]
+__all__ = ["Client", "EventStore", "Repository", "Runner", "retry_on_conflict"]
 
 
 def _present_as_public() -> None:

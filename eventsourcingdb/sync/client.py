@@ -38,7 +38,7 @@ from eventsourcingdb._shell import (
     settle_failure,
 )
 from eventsourcingdb._transport import Response
-from eventsourcingdb.errors import AsyncMismatchError
+from eventsourcingdb.errors import AsyncMismatchError, InvalidArgumentError
 from eventsourcingdb.event import Event, EventCandidate
 from eventsourcingdb.event_type import EventType
 from eventsourcingdb.options import ObserveEventsOptions, ReadEventsOptions, ReadSubjectsOptions
@@ -49,6 +49,8 @@ from eventsourcingdb.telemetry import Instrumentation, Telemetry
 
 if TYPE_CHECKING:
     import httpx
+
+    from eventsourcingdb.client import Client as AsyncClient
 
 _log = logging.getLogger("eventsourcingdb.client")
 
@@ -89,14 +91,23 @@ class Client:
         self._api_token = check_api_token(api_token)
         self._timeout = check_seconds(timeout, "timeout")
         self._stall_timeout = check_seconds(stall_timeout, "stall_timeout")
+        self._settings: dict[str, Any] = {
+            "timeout": self._timeout,
+            "stall_timeout": self._stall_timeout,
+            "connect_timeout": check_seconds(connect_timeout, "connect_timeout"),
+            "api_version": api_version,
+            "telemetry": telemetry,
+        }
+        """The settings an async client of the same server takes (see `_async_twin`)."""
         self._transport = Transport(
             self._base_url,
             http_client=http_client,
             timeout=self._timeout,
             stall_timeout=self._stall_timeout,
-            connect_timeout=check_seconds(connect_timeout, "connect_timeout"),
+            connect_timeout=self._settings["connect_timeout"],
             transport=transport,
         )
+        self._given = http_client if http_client is not None else transport
         self._negotiation = Negotiation(check_api_version(api_version))
         self._probe_lock = threading.Lock()
         self._closed = False
@@ -155,6 +166,24 @@ class Client:
         version = self.api_version
         state = "closed" if self._closed else f"api_version={version}"
         return f"<eventsourcingdb.sync.Client base_url={self._base_url!r} {state}>"
+
+    def _async_twin(self) -> AsyncClient:
+        """An async client of the same server with the same settings (for the blocking
+        projections runner, which runs the async one on an event loop of its own)."""
+        from eventsourcingdb.client import Client as AsyncClient
+
+        given = self._given
+        transport = None
+        if given is not None:
+            make_async = getattr(given, "async_transport", None)
+            if make_async is None:
+                raise InvalidArgumentError(
+                    f"the blocking client was given {type(given).__name__}, which the async client "
+                    "the projections runner needs cannot use: create the client without "
+                    "http_client or transport (or with the emulator's sync_transport())"
+                )
+            transport = make_async()
+        return AsyncClient(self._base_url, self._api_token, transport=transport, **self._settings)
 
     def _check_open(self) -> None:
         if self._closed:

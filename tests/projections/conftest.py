@@ -30,15 +30,37 @@ from eventsourcingdb.projections import (
 )
 from tests.projections.domain import REGISTRY, SOURCE
 from tests.projections.postgres import PostgresServer, PostgresUnavailable, postgres_server
+from tests.twins import AsyncFace, Twin, new_runner, new_store, twin_client
 
 FAST = Backoff(initial=0.01, maximum=0.05)
 """Short waits, so that retries and reconnections keep the tests quick."""
 
 
 @pytest.fixture
+def esdb_client(esdb_client: Client, twin: Twin, request: pytest.FixtureRequest) -> Client:
+    """The plugin's client of the twin under test: every test that uses it runs against the
+    async runner and the blocking one (behind an async face, see `tests/twins.py`)."""
+    return twin_client(twin, esdb_client, request)
+
+
+@pytest.fixture
 def store(esdb_client: Client) -> EventStore:
-    """A typed store for the test domain."""
-    return EventStore(esdb_client, source=SOURCE, registry=REGISTRY)
+    """A typed store of the twin under test for the test domain."""
+    return new_store(esdb_client, source=SOURCE, registry=REGISTRY)
+
+
+ONE_LOOP_PER_POOL = (
+    "asyncpg's connections belong to the event loop that opened them: this test opens the SQL "
+    "checkpoint store and reads the read model in its own loop, which the blocking runner, whose "
+    "loop is its own, cannot share (it opens stores itself; SQLite covers it here, and "
+    "tests/sync/test_sync_runner.py a blocking application end to end)"
+)
+
+
+def _on_postgres(options: dict[str, Any]) -> bool:
+    checkpoints = options.get("checkpoints")
+    engine = getattr(checkpoints, "engine", None)
+    return engine is not None and engine.url.drivername.startswith("postgresql")
 
 
 @pytest.fixture
@@ -49,13 +71,17 @@ def make_runner(store: EventStore) -> Iterator[Callable[..., Runner]]:
     def make(**options: Any) -> Runner:
         options.setdefault("reconnect", FAST)
         options.setdefault("stop_timeout", 10.0)
-        runner = Runner(options.pop("store", store), **options)
+        if isinstance(options.get("store", store), AsyncFace) and _on_postgres(options):
+            pytest.skip(ONE_LOOP_PER_POOL)
+        runner = new_runner(options.pop("store", store), **options)
         made.append(runner)
         return runner
 
     yield make
     for runner in made:
         assert not runner.running, "a test left a runner running: stop it in the test"
+        if isinstance(runner, AsyncFace):  # the blocking runner's thread ends with close()
+            runner.blocking.close()
 
 
 @pytest.fixture(scope="session")

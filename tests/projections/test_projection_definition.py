@@ -16,11 +16,12 @@ from eventsourcingdb.projections import (
     Projection,
     ProjectionDefinitionError,
     Reactor,
-    Runner,
     UndeclaredEventTypeError,
     handles,
 )
 from tests.projections.domain import BookBorrowed, BookReturned, OnLoan, _Event
+
+Make = Any
 
 
 class Undeclared(BaseModel):
@@ -169,10 +170,12 @@ def test_a_reactor_commits_after_every_event() -> None:
     assert Notices().name == "notices"
 
 
-async def test_adding_finds_every_mistake_before_anything_runs(store: EventStore) -> None:
-    runner = Runner(store)
+async def test_adding_finds_every_mistake_before_anything_runs(
+    store: EventStore, make_runner: Make
+) -> None:
+    runner = make_runner()
     with pytest.raises(ProjectionDefinitionError, match="Projection"):
-        runner.add(object())  # type: ignore[type-var]
+        runner.add(object())
 
     class NoSubject(Projection):
         pass
@@ -205,13 +208,15 @@ async def test_adding_finds_every_mistake_before_anything_runs(store: EventStore
         runner.add(OnLoan())
     assert duplicate.value.name == "on-loan"
     with pytest.raises(ProjectionDefinitionError, match="in a runner already"):
-        Runner(store).add(one)
+        make_runner().add(one)
     assert isinstance(duplicate.value, InvalidArgumentError)
     assert runner.projections == (one,)
     assert not runner.running
 
 
-async def test_a_handler_of_a_base_model_takes_every_declared_subclass(store: EventStore) -> None:
+async def test_a_handler_of_a_base_model_takes_every_declared_subclass(
+    store: EventStore, make_runner: Make
+) -> None:
     class Everything(Projection):
         subject = "/"
         on_error = OnError.PARK
@@ -220,14 +225,14 @@ async def test_a_handler_of_a_base_model_takes_every_declared_subclass(store: Ev
         def _any(self, event: Any) -> None:
             pass
 
-    Runner(store).add(Everything())
+    make_runner().add(Everything())
 
 
-async def test_an_instance_may_set_its_own_options(store: EventStore) -> None:
+async def test_an_instance_may_set_its_own_options(store: EventStore, make_runner: Make) -> None:
     second = OnLoan()
     second.name = "on-loan-v2"
     second.subject = "/library/books"
-    runner = Runner(store)
+    runner = make_runner()
     runner.add(OnLoan())
     runner.add(second)
     assert runner.projection("on-loan-v2") is second

@@ -40,8 +40,23 @@ from tests.projections.domain import (
     lend,
     table_rows,
 )
+from tests.twins import new_runner
 
 Make = Any  # the make_runner fixture: a callable returning a Runner
+
+
+SIGNALS = (
+    "run() in the test's event loop receives SIGTERM there; the blocking runner's run() handles "
+    "signals in the main thread, which tests/sync/test_sync_runner.py checks"
+)
+TEST_EVENTS = (
+    "its handler waits on asyncio events of the test's loop, which the blocking runner's loop "
+    "cannot wait on; stopping mid-batch is the async runner's code either way"
+)
+CANCELLATION = (
+    "cancelling the task of run() is asyncio's; the blocking runner stops with request_stop() "
+    "from another thread or a signal (tests/sync/test_sync_runner.py)"
+)
 
 
 class Recorder:
@@ -308,6 +323,7 @@ async def test_start_at_now_skips_the_past(store: EventStore, make_runner: Make)
     assert await checkpoints.load("mailer") is not None
 
 
+@pytest.mark.twins("async", reason=SIGNALS)
 async def test_run_stops_cleanly_on_sigterm(store: EventStore, make_runner: Make) -> None:
     last = await lend(store, range(3))
     runner = make_runner()
@@ -322,6 +338,7 @@ async def test_run_stops_cleanly_on_sigterm(store: EventStore, make_runner: Make
     assert on_loan.status.position == last
 
 
+@pytest.mark.twins("async", reason=CANCELLATION)
 async def test_cancelling_run_stops_the_projections_and_commits(
     store: EventStore, make_runner: Make, sqlite_checkpoints: SqlCheckpointStore
 ) -> None:
@@ -338,6 +355,7 @@ async def test_cancelling_run_stops_the_projections_and_commits(
     assert await sqlite_checkpoints.load("sql-on-loan") is not None
 
 
+@pytest.mark.twins("async", reason=TEST_EVENTS)
 async def test_stop_finishes_the_batch_at_hand(
     store: EventStore, make_runner: Make, sqlite_checkpoints: SqlCheckpointStore
 ) -> None:
@@ -409,13 +427,13 @@ def test_a_runner_checks_its_options(store: EventStore) -> None:
     with pytest.raises(InvalidArgumentError, match="EventStore"):
         Runner(object())  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match="lease_ttl"):
-        Runner(store, lease_ttl=0)
+        new_runner(store, lease_ttl=0)
     with pytest.raises(InvalidArgumentError, match="CheckpointStore"):
-        Runner(store, checkpoints=object())  # type: ignore[arg-type]
+        new_runner(store, checkpoints=object())
     with pytest.raises(InvalidArgumentError, match="owner"):
-        Runner(store, owner=" ")
+        new_runner(store, owner=" ")
     with pytest.raises(InvalidArgumentError, match="reconnect"):
-        Runner(store, reconnect=1.0)  # type: ignore[arg-type]
+        new_runner(store, reconnect=1.0)
 
 
 async def test_an_unreachable_checkpoint_store_is_refused_before_anything_runs(

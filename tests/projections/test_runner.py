@@ -338,51 +338,64 @@ async def test_run_stops_cleanly_on_sigterm(store: EventStore, make_runner: Make
     assert on_loan.status.position == last
 
 
+class _Careful(SqlOnLoan):
+    """`SqlOnLoan` whose handler waits for `release` (after setting `entered`)."""
+
+    name = "careful"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    @handles(BookBorrowed)
+    async def _borrowed(self, event: RecordedEvent[BookBorrowed], tx: Any) -> None:
+        self.entered.set()
+        await self.release.wait()
+        await super()._borrowed(event, tx)
+
+
+async def _committed_the_batch(checkpoints: SqlCheckpointStore, model: _Careful, last: str) -> None:
+    saved = await checkpoints.load("careful")
+    rows = await table_rows(checkpoints.engine, model.table)
+    assert saved is not None
+    assert len(rows) == int(saved.event_id) + 1, "the read model matches its checkpoint"
+    assert saved.event_id == last, "the events in hand were committed"
+
+
 @pytest.mark.twins("async", reason=CANCELLATION)
-async def test_cancelling_run_stops_the_projections_and_commits(
+async def test_cancelling_run_finishes_the_batch_at_hand_and_commits(
     store: EventStore, make_runner: Make, sqlite_checkpoints: SqlCheckpointStore
 ) -> None:
-    last = await lend(store, range(3))
+    last = await lend(store, range(4))
     runner = make_runner(checkpoints=sqlite_checkpoints)
-    model = runner.add(SqlOnLoan())
+    model = runner.add(_Careful())
     running = asyncio.create_task(runner.run(handle_signals=False))
-    await asyncio.sleep(0)
-    await model.wait_for(last)
+    await model.entered.wait()
     running.cancel()
+    await asyncio.sleep(0.05)
+    assert not running.done(), "the batch at hand is not abandoned"
+    model.release.set()
     with pytest.raises(asyncio.CancelledError):
-        await running
+        await asyncio.wait_for(running, 10)
     assert model.status.phase is Phase.STOPPED
-    assert await sqlite_checkpoints.load("sql-on-loan") is not None
+    await _committed_the_batch(sqlite_checkpoints, model, last)
 
 
 @pytest.mark.twins("async", reason=TEST_EVENTS)
 async def test_stop_finishes_the_batch_at_hand(
     store: EventStore, make_runner: Make, sqlite_checkpoints: SqlCheckpointStore
 ) -> None:
-    entered = asyncio.Event()
-    release = asyncio.Event()
-
-    class Careful(SqlOnLoan):
-        @handles(BookBorrowed)
-        async def _borrowed(self, event: RecordedEvent[BookBorrowed], tx: Any) -> None:
-            entered.set()
-            await release.wait()
-            await super()._borrowed(event, tx)
-
     last = await lend(store, range(4))
     runner = make_runner(checkpoints=sqlite_checkpoints)
-    model = runner.add(Careful())
+    model = runner.add(_Careful())
     await runner.start()
-    await entered.wait()
+    await model.entered.wait()
     stopping = asyncio.create_task(runner.stop())
     await asyncio.sleep(0.05)
-    release.set()
+    model.release.set()
     await asyncio.wait_for(stopping, 10)
-    saved = await sqlite_checkpoints.load("careful")
-    rows = await table_rows(sqlite_checkpoints.engine, model.table)
-    assert saved is not None
-    assert len(rows) == int(saved.event_id) + 1, "the read model matches its checkpoint"
-    assert saved.event_id == last, "the events in hand were committed"
+    await _committed_the_batch(sqlite_checkpoints, model, last)
 
 
 async def test_the_status_is_ready_for_a_health_endpoint(

@@ -76,11 +76,21 @@ async def test_a_handler_that_keeps_failing_stops_the_projection_before_its_even
     assert status.error is error
     assert not runner.status().healthy
     assert status.position == ids[1], "the events before the failing one committed"
-    assert (await sql_checkpoints.load("faulty")) is not None
+    saved = await sql_checkpoints.load("faulty")
+    assert saved is not None
+    assert saved.event_id == ids[1], "the checkpoint stays right before the failed event"
     rows = await table_rows(sql_checkpoints.engine, model.table)
     assert [row[0] for row in rows] == ["/books/0", "/books/1"], "nothing of the failed event"
     assert model.calls["/books/2"] == 1 + 1 + 3, "once in the batch, then alone with 3 retries"
     assert metrics.retries.count(("faulty", RetryReason.HANDLER)) == 3
+
+    fixed = make_runner(checkpoints=sql_checkpoints)
+    repaired = fixed.add(Faulty(set()))
+    async with fixed:
+        await repaired.wait_for(ids[-1])
+    assert repaired.calls == {f"/books/{n}": 1 for n in range(2, 5)}, "resumed at the failed event"
+    rows = await table_rows(sql_checkpoints.engine, model.table)
+    assert [(book, times) for book, _, times in rows] == [(f"/books/{n}", 1) for n in range(5)]
 
 
 async def test_a_handler_that_recovers_applies_its_event_exactly_once(

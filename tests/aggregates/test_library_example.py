@@ -49,3 +49,17 @@ def test_the_demo_command_exits_zero() -> None:
     assert result.stdout.startswith("Using the embedded emulator at http://")
     assert result.stdout.rstrip().endswith("Done: every check held.")
     assert "✗" not in result.stdout
+    told = result.stdout.splitlines()
+    for read_side in _READ_SIDE_CHECKS:
+        assert f"  ✓ {read_side}" in told, f"the demo no longer checks that {read_side}"
+    assert "100% member-stats" in result.stderr, "the rebuild draws its progress bar on stderr"
+
+
+_READ_SIDE_CHECKS = (
+    "the member statistics resumed from their checkpoint, skipping nothing, repeating nothing",
+    "the books-on-loan read model shows Ada with all three books",
+    "one overdue notice for each book still out, and no other",
+    "the member statistics count the 10 loans of the report, exactly once, none still out",
+    "the rebuilt statistics are the ones kept up to date live",
+)
+"""What the README says the demo shows of its read side, each a check the demo makes."""

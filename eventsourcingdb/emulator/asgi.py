@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, Final
 
 from eventsourcingdb.emulator import _messages as m
 from eventsourcingdb.emulator._connections import ConnectionTable
@@ -84,10 +84,12 @@ class AsgiApp:
             client=_client_address(scope),
         )
         try:
-            response = await self._handler.handle(request)
+            response = await self._handle(request, receive)
         except ConnectionDropped:
             await self._cut(scope)
             return
+        if response is None:
+            return  # the client has gone
         if isinstance(response.body, bytes):
             await self._send(send, response)
             return
@@ -97,6 +99,29 @@ class AsgiApp:
             await _stream(response.body, receive, send)
         except ConnectionDropped:
             await self._cut(scope)
+
+    async def _handle(self, request: Request, receive: Receive) -> Response | None:
+        """The handler's answer, or None when the client leaves before it is ready: then the
+        handler is cancelled (an EventQL precondition stops, and its write is not made)."""
+        handling = asyncio.ensure_future(self._handler.handle(request))
+        watching: asyncio.Future[None] | None = None
+        try:
+            done, _ = await asyncio.wait((handling,), timeout=QUICK_ANSWER)
+            if not done:
+                watching = asyncio.ensure_future(_disconnect(receive))
+                await asyncio.wait((handling, watching), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if watching is not None:
+                watching.cancel()
+            if not handling.done():  # the client has gone, or the server is stopping
+                handling.cancel()
+                await asyncio.wait((handling,))
+        if handling.cancelled():
+            return None
+        if watching is not None and watching.done() and handling.exception() is not None:
+            _logger.debug("a request whose client left failed", exc_info=handling.exception())
+            return None
+        return handling.result()
 
     def _headers(self, response: Response) -> list[tuple[bytes, bytes]]:
         return [
@@ -121,6 +146,16 @@ class AsgiApp:
         if not self.connections.cut(scope.get("client")):
             raise ConnectionDropped
         await asyncio.sleep(0)  # uvicorn learns of the loss before the app returns
+
+
+QUICK_ANSWER: Final = 0.05
+"""Seconds a request may take before the app also watches for its client leaving."""
+
+
+async def _disconnect(receive: Receive) -> None:
+    """Return once the client has gone (the whole body has been read already)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 class _TooLarge(Exception):

@@ -28,7 +28,7 @@ from eventsourcingdb.emulator.durable import (
     open_journal,
 )
 from eventsourcingdb.emulator.encoding import TimeFormat, format_time
-from eventsourcingdb.emulator.eventql import EventQLError, evaluate_precondition
+from eventsourcingdb.emulator.eventql import Cancellation, EventQLError, evaluate_precondition
 from eventsourcingdb.emulator.hashing import EventMetadata, HashVersion, Signer, compute_hash
 from eventsourcingdb.emulator.records import (
     DATA_CONTENT_TYPE,
@@ -343,19 +343,32 @@ class Store:
         self, candidates: Sequence[Candidate], preconditions: Sequence[Precondition] = ()
     ) -> list[StoredEvent]:
         """`write` for an event loop: what may take long runs in a worker thread, and waiting
-        for the disk does not block the loop."""
+        for the disk does not block the loop. Cancelling it (the writer has gone) stops its
+        EventQL preconditions before their next row; nothing is written then."""
         staged = None
         if not any(_expensive(check) for check in preconditions):
             staged = self._write(candidates, preconditions, wait=False)
         if staged is None:
-            staged = await asyncio.to_thread(self._write, candidates, preconditions, wait=True)
+            cancellation = Cancellation()
+            try:
+                staged = await asyncio.to_thread(
+                    self._write, candidates, preconditions, wait=True, cancellation=cancellation
+                )
+            except asyncio.CancelledError:
+                cancellation.cancel()
+                raise
             assert staged is not None
         if staged.durable is not None:
             await asyncio.wrap_future(staged.durable)
         return staged.events
 
     def _write(
-        self, candidates: Sequence[Candidate], preconditions: Sequence[Precondition], *, wait: bool
+        self,
+        candidates: Sequence[Candidate],
+        preconditions: Sequence[Precondition],
+        *,
+        wait: bool,
+        cancellation: Cancellation | None = None,
     ) -> _Staged | None:
         """The write, up to handing it to the journal; None when `wait` is false and another
         writer holds the gate."""
@@ -365,7 +378,7 @@ class Store:
             if exclusive:
                 self._gate.acquire()
             try:
-                answers = self._answer_queries(preconditions) if queries else None
+                answers = self._answer_queries(preconditions, cancellation) if queries else None
                 seen, violation = self._check_schemas(candidates)
                 if exclusive:
                     staged = self._append_all(candidates, preconditions, answers, seen, violation)
@@ -385,7 +398,9 @@ class Store:
                 return staged
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _answer_queries(self, preconditions: Sequence[Precondition]) -> _QueryAnswers:
+    def _answer_queries(
+        self, preconditions: Sequence[Precondition], cancellation: Cancellation | None = None
+    ) -> _QueryAnswers:
         """Evaluate the expensive preconditions against the state a writer sees."""
         with self._lock:
             state = self._state
@@ -411,7 +426,9 @@ class Store:
         for index, precondition in enumerate(preconditions):
             if isinstance(precondition, QueryPrecondition):
                 try:
-                    outcomes[index] = evaluate_precondition(precondition.query, snapshot)
+                    outcomes[index] = evaluate_precondition(
+                        precondition.query, snapshot, cancellation
+                    )
                 except EventQLError as error:
                     outcomes[index] = error
         return _QueryAnswers(state, version, outcomes)

@@ -90,6 +90,7 @@ async def _burst(
     """Write from several connections until the server dies; the acknowledged events by id."""
     acknowledged: dict[str, bytes] = {}
     killed = asyncio.Event()
+    first_acknowledged = asyncio.Event()
 
     async def writer(number: int) -> None:
         async with httpx.AsyncClient(base_url=server.url, headers=AUTH, timeout=10) as http:
@@ -108,6 +109,7 @@ async def _burst(
                 assert response.content.endswith(b'{"type":"end","data":{}}\n'), response.text
                 for event in _events(response.content):
                     acknowledged[_id(event)] = event
+                first_acknowledged.set()
                 if kill_after_events is not None and len(acknowledged) >= kill_after_events:
                     kill()
 
@@ -118,6 +120,9 @@ async def _burst(
 
     async def timer() -> None:
         if kill_after is not None:
+            # timed from the first answer, so that a slow start on a busy machine still
+            # leaves writes acknowledged before the kill
+            await asyncio.wait_for(first_acknowledged.wait(), 30)
             await asyncio.sleep(kill_after)
             kill()
 

@@ -85,12 +85,12 @@ class _HeldEvaluation:
         self.calls = 0
         real = evaluate_precondition
 
-        def evaluate(query: Any, source: Any) -> bool:
+        def evaluate(query: Any, source: Any, cancellation: Any = None) -> bool:
             self.calls += 1
             if self.calls == 1:
                 self.started.set()
                 assert self.release.wait(TIMEOUT), "the test never released the evaluation"
-            return real(query, source)
+            return real(query, source, cancellation)
 
         monkeypatch.setattr(EVALUATION, evaluate)
 
@@ -151,10 +151,10 @@ def test_an_eventql_precondition_cannot_be_starved_by_other_writers(
     real = evaluate_precondition
     racing: list[threading.Thread] = []
 
-    def evaluate_while_another_writes(query: Any, source: Any) -> bool:
+    def evaluate_while_another_writes(query: Any, source: Any, cancellation: Any = None) -> bool:
         racing.append(_in_thread(lambda: store.write([_candidate("/other")])))
         racing[-1].join(0.5)  # done at once, unless the gate holds it back
-        return real(query, source)
+        return real(query, source, cancellation)
 
     monkeypatch.setattr(EVALUATION, evaluate_while_another_writes)
     always = QueryPrecondition(parse("FROM e IN events PROJECT INTO COUNT() >= 0"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -354,12 +355,16 @@ _WORKERS = min(32, (os.cpu_count() or 1) + 4)
 """The threads of asyncio's default executor, which runs queries."""
 
 
-async def _abandon_endless_queries(http: httpx.AsyncClient, count: int) -> None:
-    """Start `count` endless queries and leave each after its first heartbeat."""
+async def _write_a_thousand(http: httpx.AsyncClient) -> None:
     written = await http.post(
         "/api/v1/write-events", json={"events": [candidate(data={"n": n}) for n in range(1000)]}
     )
     assert written.status_code == 200
+
+
+async def _abandon_endless_queries(http: httpx.AsyncClient, count: int) -> None:
+    """Start `count` endless queries and leave each after its first heartbeat."""
+    await _write_a_thousand(http)
     for _ in range(count):
         async with http.stream(
             "POST", "/api/v1/run-eventql-query", json={"query": _ENDLESS_QUERY}
@@ -392,3 +397,51 @@ async def test_a_query_whose_client_leaves_stops_on_a_socket() -> None:
                 json={"query": "FROM e IN events PROJECT INTO COUNT()"},
             )
     assert '{"type":"row","payload":1000}' in answer.text.splitlines()
+
+
+_ENDLESS_PRECONDITION = {
+    "type": "isEventQlQueryTrue",
+    "payload": {
+        "query": "FROM a IN events FROM b IN events FROM c IN events "
+        "WHERE a.data.n == -1 PROJECT INTO COUNT() == 0"
+    },
+}
+
+
+async def _abandon_endless_preconditions(http: httpx.AsyncClient, count: int) -> None:
+    """Start `count` writes whose precondition takes minutes, and leave each after a moment."""
+    for _ in range(count):
+        with contextlib.suppress(TimeoutError, httpx.TimeoutException):
+            await asyncio.wait_for(
+                http.post(
+                    "/api/v1/write-events",
+                    json={"events": [candidate()], "preconditions": [_ENDLESS_PRECONDITION]},
+                    timeout=0.2,
+                ),
+                0.3,
+            )
+
+
+@pytest.mark.timeout(40)
+async def test_a_precondition_whose_writer_leaves_stops_in_process(
+    http: httpx.AsyncClient,
+) -> None:
+    await _write_a_thousand(http)
+    await _abandon_endless_preconditions(http, _WORKERS + 2)
+    answer = await http.post(
+        "/api/v1/run-eventql-query", json={"query": "FROM e IN events PROJECT INTO COUNT()"}
+    )
+    assert '{"type":"row","payload":1000}' in answer.text.splitlines(), "no abandoned write"
+
+
+@pytest.mark.timeout(40)
+async def test_a_precondition_whose_writer_leaves_stops_on_a_socket() -> None:
+    with Emulator() as emulator:
+        async with httpx.AsyncClient(base_url=emulator.get_base_url(), headers=AUTH) as http:
+            await _write_a_thousand(http)
+            await _abandon_endless_preconditions(http, _WORKERS + 2)
+            answer = await http.post(
+                "/api/v1/run-eventql-query",
+                json={"query": "FROM e IN events PROJECT INTO COUNT()"},
+            )
+    assert '{"type":"row","payload":1000}' in answer.text.splitlines(), "no abandoned write"

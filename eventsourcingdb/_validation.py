@@ -110,10 +110,11 @@ def check_event_type(value: object, what: str = "event type") -> str:
 
 
 def check_event_id(value: object, what: str = "event id") -> str:
-    """An event id: a non-negative decimal integer given as a string, e.g. `'42'`."""
+    """An event id: a decimal integer from 0 to 2**64 - 1 given as a string, e.g. `'42'`."""
     if isinstance(value, int) and not isinstance(value, bool):
+        suggestion = f"pass '{value}'" if 0 <= value <= _wire.MAX_EVENT_ID else _EVENT_ID_RANGE
         raise RefusedArgumentError(
-            f"{what} must be a string (event ids are strings in CloudEvents): pass '{value}'",
+            f"{what} must be a string (event ids are strings in CloudEvents): {suggestion}",
             code=ErrorCode.EVENT_ID_MALFORMED,
         )
     event_id = check_str(value, what, ErrorCode.EVENT_ID_MALFORMED)
@@ -123,7 +124,26 @@ def check_event_id(value: object, what: str = "event id") -> str:
             "integer as a string, for example '0' or '42'",
             code=ErrorCode.EVENT_ID_MALFORMED,
         )
+    if len(event_id) >= _EVENT_ID_DIGITS and _beyond_max_event_id(event_id):
+        raise RefusedArgumentError(
+            f"{what} {_describe(event_id)} is out of range: {_EVENT_ID_RANGE}",
+            code=ErrorCode.EVENT_ID_MALFORMED,
+        )
     return event_id
+
+
+_EVENT_ID_DIGITS: Final = len(str(_wire.MAX_EVENT_ID))
+_EVENT_ID_RANGE: Final = (
+    f"event ids go from '0' to '{_wire.MAX_EVENT_ID}' (the server's unsigned 64-bit integers)"
+)
+
+
+def _beyond_max_event_id(digits: str) -> bool:
+    """Whether a decimal string (of any length) is larger than the largest event id."""
+    significant = digits.lstrip("0")
+    return len(significant) > _EVENT_ID_DIGITS or (
+        len(significant) == _EVENT_ID_DIGITS and int(significant) > _wire.MAX_EVENT_ID
+    )
 
 
 def check_source(value: object, what: str = "source") -> str:

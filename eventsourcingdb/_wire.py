@@ -109,6 +109,9 @@ EVENT_TYPE_PATTERN: Final = re.compile(r"[0-9A-Za-z_-]{2,}\.(?:[0-9A-Za-z_-]+\.)
 EVENT_ID_PATTERN: Final = re.compile(r"[0-9]+")
 """An event id: a non-negative decimal integer, as a string."""
 
+MAX_EVENT_ID: Final = 2**64 - 1
+"""The largest event id: the server parses ids as Go's uint64 and refuses larger ones."""
+
 SOURCE_PATTERN: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s\x00-\x1f\x7f]*")
 """A source: an absolute URI (a scheme, a colon, no whitespace or control characters)."""
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from eventsourcingdb import _validation as v
-from eventsourcingdb.errors import InvalidArgumentError
+from eventsourcingdb.errors import ErrorCode, InvalidArgumentError, RefusedArgumentError
 
 
 @pytest.mark.parametrize("subject", ["/", "/books", "/books/42", "/a-b/c_d/E9", "/books/"])
@@ -60,20 +60,40 @@ def test_refuses_malformed_event_types(event_type: str) -> None:
         v.check_event_type(event_type)
 
 
-@pytest.mark.parametrize("event_id", ["0", "7", "1234567890123"])
+@pytest.mark.parametrize(
+    "event_id", ["0", "7", "1234567890123", "18446744073709551615", "0018446744073709551615"]
+)
 def test_accepts_decimal_event_ids(event_id: str) -> None:
     assert v.check_event_id(event_id) == event_id
 
 
-@pytest.mark.parametrize("event_id", ["", "-1", "hello", "1.5", " 1"])
+@pytest.mark.parametrize(
+    "event_id", ["", "-1", "+1", "hello", "1a", "1.5", " 1", "1\n", "1_000", "0x1", "\u0661"]
+)
 def test_refuses_malformed_event_ids(event_id: str) -> None:
-    with pytest.raises(InvalidArgumentError, match="non-negative decimal integer"):
+    with pytest.raises(RefusedArgumentError, match="non-negative decimal integer") as caught:
         v.check_event_id(event_id)
+    assert caught.value.code == ErrorCode.EVENT_ID_MALFORMED
+
+
+@pytest.mark.parametrize(
+    "event_id",
+    ["18446744073709551616", "99999999999999999999", "9" * 5000, "0" * 5000 + "1" * 21],
+    ids=["2**64", "20 nines", "5000 digits", "zeros then 21 digits"],
+)
+def test_refuses_event_ids_beyond_the_servers_uint64(event_id: str) -> None:
+    with pytest.raises(RefusedArgumentError, match="out of range: event ids go from") as caught:
+        v.check_event_id(event_id)
+    assert caught.value.code == ErrorCode.EVENT_ID_MALFORMED
+    assert len(str(caught.value)) < 300, "the id is quoted only in part"
 
 
 def test_an_integer_event_id_is_refused_with_the_string_to_use() -> None:
     with pytest.raises(InvalidArgumentError, match="pass '42'"):
         v.check_event_id(42)
+    for out_of_range in (-1, 2**64, 10**5000):
+        with pytest.raises(RefusedArgumentError, match=r"must be a string.*go from '0'"):
+            v.check_event_id(out_of_range)
 
 
 @pytest.mark.parametrize(

@@ -39,7 +39,7 @@ MAX_EVENT_TYPE_LENGTH: Final = 1024
 """The longest event type the emulator takes, in characters (the real server documents none)."""
 
 _MISSING = object()
-_MAX_EVENT_ID: Final = str(2**64 - 1)
+_MAX_EVENT_ID: Final = str(_wire.MAX_EVENT_ID)
 """The largest id Go's `strconv.ParseUint(id, 10, 64)` reads; a longer id is malformed."""
 _T = TypeVar("_T")
 

@@ -32,6 +32,7 @@ from eventsourcingdb import (
     Order,
     ReadEventsOptions,
     ReadFromLatestEvent,
+    RefusedArgumentError,
 )
 from eventsourcingdb._transport import Transport
 from eventsourcingdb._transport_aiohttp import AiohttpTransport
@@ -470,6 +471,28 @@ async def test_bad_arguments_are_refused_before_any_request(
         await mock_client.write_events([BOOK], preconditions=["pristine"])  # type: ignore[list-item]
     with pytest.raises(InvalidArgumentError, match="bound id"):
         Bound(id="-1")
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize("event_id", ["9" * 5000, "18446744073709551616", "+1", ""])
+async def test_malformed_event_ids_are_refused_before_any_request(
+    mock_client: Client, fake: FakeServer, event_id: str
+) -> None:
+    # the server refuses them too (400, event-id-malformed); a 500 there would leave a write's
+    # outcome unknown, so the client never sends them
+    with pytest.raises(RefusedArgumentError) as refused:
+        await mock_client.write_events(
+            [BOOK], preconditions=[IsSubjectOnEventId("/books/42", event_id)]
+        )
+    assert refused.value.code is ErrorCode.EVENT_ID_MALFORMED
+    for options in (
+        lambda: ReadEventsOptions(lower_bound=Bound(event_id)),
+        lambda: ReadEventsOptions(upper_bound=Bound(event_id, BoundType.EXCLUSIVE)),
+        lambda: ObserveEventsOptions(lower_bound=Bound(event_id)),
+    ):
+        with pytest.raises(RefusedArgumentError, match="bound id") as refused:
+            options()
+        assert refused.value.code is ErrorCode.EVENT_ID_MALFORMED
     assert fake.requests == []
 
 

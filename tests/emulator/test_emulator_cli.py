@@ -31,13 +31,14 @@ def _free_port() -> int:
         return port
 
 
-def _start(*arguments: str) -> subprocess.Popen[str]:
+def _start(*arguments: str, cwd: Path | None = None, **env: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "eventsourcingdb.emulator", *arguments],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONWARNINGS": "error"},
+        cwd=cwd,
+        env={**os.environ, "PYTHONWARNINGS": "error", **env},
     )
 
 
@@ -101,6 +102,35 @@ def test_the_real_servers_command_line_starts_and_stops_it(
         _, stderr = process.communicate(timeout=20)
     assert process.returncode == 0, stderr
     assert f"listening on http://127.0.0.1:{port}" in stderr
+
+
+def test_a_temporary_data_directory_stays_in_memory(tmp_path: Path) -> None:
+    # nothing on disk, neither where it runs nor among temporary files, and a new start is empty
+    here, temporary = tmp_path / "cwd", tmp_path / "tmp"
+    here.mkdir()
+    temporary.mkdir()
+    headers = {"authorization": "Bearer secret"}
+    for start in range(2):
+        port = _free_port()
+        process = _start(
+            "run", "--api-token=secret", "--data-directory-temporary", *PLAIN,
+            f"--http-port={port}", cwd=here, TMPDIR=str(temporary),
+        )  # fmt: skip
+        try:
+            _wait_for_ping(port, process)
+            base = f"http://127.0.0.1:{port}/api/v1"
+            read = httpx.post(f"{base}/read-events", json={"subject": "/books/42"}, headers=headers)
+            assert read.text == "", f"start {start} found events of an earlier run"
+            written = httpx.post(
+                f"{base}/write-events", json={"events": [candidate()] * 50}, headers=headers
+            )
+            assert written.status_code == 200
+            assert list(here.iterdir()) == list(temporary.iterdir()) == [], "files while running"
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=20)
+        assert process.returncode == 0, stderr
+        assert list(here.iterdir()) == list(temporary.iterdir()) == []
 
 
 def test_equals_spellings_and_emulator_flags() -> None:

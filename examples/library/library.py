@@ -23,7 +23,7 @@ from examples.library.domain import (
 )
 from examples.library.events import BookBorrowed, BookReturned, LibraryClosed
 
-__all__ = ["Library", "LoanCount", "open_loans"]
+__all__ = ["Library", "LoanCount", "loans_of", "open_loans"]
 
 
 class LoanCount(BaseModel):
@@ -39,6 +39,17 @@ def open_loans(loans: BoundaryRead) -> int:
     for recorded in loans.events:
         count += 1 if isinstance(recorded.data, BookBorrowed) else -1
     return count
+
+
+def loans_of(root: str, member: str) -> Boundary:
+    """The events that say which books `member` (a subject) of the library under `root` has:
+    its loans and returns of every book."""
+    return Boundary(
+        types=(BookBorrowed, BookReturned),
+        subjects=(f"{root}/books",),
+        recursive=True,
+        data={"member": member},
+    )
 
 
 class Library:
@@ -59,12 +70,7 @@ class Library:
 
     def loans_of(self, member: str) -> Boundary:
         """The events that say which books `member` (a subject) has: loans and returns."""
-        return Boundary(
-            types=(BookBorrowed, BookReturned),
-            subjects=(f"{self.root}/books",),
-            recursive=True,
-            data={"member": member},
-        )
+        return loans_of(self.root, member)
 
     async def acquire(self, book_id: str, *, title: str, author: str) -> Book:
         """Put a new book into the catalogue."""

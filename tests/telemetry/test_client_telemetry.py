@@ -71,6 +71,19 @@ class Recorder:
         ]
         return span
 
+    def tree(self, root: ReadableSpan, depth: int = 0) -> list[str]:
+        """`root` and its descendants in the order they started, as `name KIND` lines indented
+        by depth; a client call's span shows as its operation (`read_events`), without the
+        server's address."""
+        assert root.context is not None
+        operation = (root.attributes or {}).get("db.operation.name")
+        name = root.name if operation is None else operation
+        lines = ["  " * depth + f"{name} {root.kind.name}"]
+        for child in sorted(self.spans(), key=lambda span: span.start_time or 0):
+            if child.parent is not None and child.parent.span_id == root.context.span_id:
+                lines.extend(self.tree(child, depth + 1))
+        return lines
+
     def durations(self) -> list[dict[str, Any]]:
         """The data points of `db.client.operation.duration`: their attributes and count."""
         data = self.reader.get_metrics_data()

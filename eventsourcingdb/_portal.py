@@ -52,6 +52,12 @@ class LoopThread:
         """Whether the loop still runs."""
         return self._thread.is_alive() and not self._loop.is_closed()
 
+    @property
+    def is_current(self) -> bool:
+        """Whether the caller runs in the loop's own thread (where waiting for the loop would
+        wait forever)."""
+        return threading.current_thread() is self._thread
+
     def submit(self, coroutine: Coroutine[Any, Any, _T]) -> concurrent.futures.Future[_T]:
         """Schedule a coroutine on the loop; `LoopClosedError` once the loop has stopped."""
         if not self.is_alive:

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Final, Self, TypeVar
 
+from eventsourcingdb import _twins
 from eventsourcingdb.aggregates.retrying import Backoff
 from eventsourcingdb.errors import InvalidArgumentError
 from eventsourcingdb.models import EventStore
@@ -95,6 +96,7 @@ class Runner:
         metrics: ProjectionMetrics | None = None,
         stop_timeout: float = 30.0,
     ) -> None:
+        _twins.refuse_other_twin(store, EventStore, "Runner")
         if not isinstance(store, EventStore):
             raise InvalidArgumentError(
                 "Runner needs an EventStore from eventsourcingdb.models, got "

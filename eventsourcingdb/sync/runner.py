@@ -26,7 +26,7 @@ from typing import Any, Self, TypeVar
 from eventsourcingdb import _twins
 from eventsourcingdb._portal import LoopThread
 from eventsourcingdb.aggregates.backoff import Backoff
-from eventsourcingdb.errors import InvalidArgumentError
+from eventsourcingdb.errors import AsyncMismatchError, InvalidArgumentError
 from eventsourcingdb.models.store import EventStore as AsyncEventStore
 from eventsourcingdb.projections.checkpoints import CheckpointStore, ParkedEvent
 from eventsourcingdb.projections.projection import Projection
@@ -114,7 +114,20 @@ class Runner:
                 "the runner is closed (by close() or at the end of its with block): create a "
                 "new Runner"
             )
+        self._refuse_own_thread(coroutine)
         return self._loop.run(coroutine)
+
+    def _refuse_own_thread(self, coroutine: Coroutine[Any, Any, object] | None = None) -> None:
+        """Refuse a call from the runner's own thread (a handler), which would wait for itself."""
+        if not self._loop.is_current:
+            return
+        if coroutine is not None:
+            coroutine.close()
+        raise AsyncMismatchError(
+            "a blocking sync.Runner method was called from a handler of that runner: handlers run "
+            "on the runner's own event loop, which would wait for itself forever: call it from "
+            "outside the handlers (another thread; request_stop() and status() work anywhere)"
+        )
 
     def __repr__(self) -> str:
         return f"<eventsourcingdb.sync.Runner of {self._runner!r}>"
@@ -204,6 +217,7 @@ class Runner:
         given (theirs belong to its loop) and end its thread; calling it twice is fine."""
         if self._closed:
             return
+        self._refuse_own_thread()
         try:
             if self._runner.running:
                 self._loop.run(self._runner.stop())
@@ -232,7 +246,7 @@ class Runner:
 
     def status(self) -> RunnerStatus:
         """Every projection's phase, position, lag and counters (for health checks)."""
-        if self._closed:  # nothing runs any more: read what it left
+        if self._closed or self._loop.is_current:  # closed: what it left; a handler: at hand
             return self._runner.status()
         return self._run(_call(self._runner.status))
 

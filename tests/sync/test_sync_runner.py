@@ -11,7 +11,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -21,7 +21,9 @@ import sqlalchemy as sa
 from eventsourcingdb import AsyncMismatchError, InvalidArgumentError
 from eventsourcingdb.emulator import Emulator
 from eventsourcingdb.models import EventStore as AsyncEventStore
-from eventsourcingdb.projections import Phase, SqlCheckpointStore
+from eventsourcingdb.models import RecordedEvent
+from eventsourcingdb.projections import Phase, Projection, SqlCheckpointStore, handles
+from eventsourcingdb.projections import Runner as AsyncRunner
 from eventsourcingdb.sync import EventStore, Runner
 from tests.projections.domain import REGISTRY, SOURCE, BookBorrowed, OnLoan, SyncSqlOnLoan
 
@@ -132,3 +134,48 @@ def test_the_blocking_runner_refuses_what_it_cannot_use(emulator: Emulator) -> N
         pytest.raises(InvalidArgumentError, match="without http_client or transport"),
     ):
         Runner(EventStore(client, source=SOURCE))
+
+
+class Impatient(Projection):
+    """Calls its own runner from a handler, as a mistake would."""
+
+    subject = "/books"
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+        self.refused: list[BaseException] = []
+        self.phases: list[Phase] = []
+
+    @handles(BookBorrowed)
+    def _borrowed(self, event: RecordedEvent[BookBorrowed]) -> None:
+        self.phases.append(self.runner.status()[self.name].phase)  # reading the status works
+        calls: list[Callable[[], None]] = [
+            lambda: self.runner.wait_for(event.event_id),
+            self.runner.close,
+        ]
+        for call in calls:
+            try:
+                call()
+            except AsyncMismatchError as error:
+                self.refused.append(error)
+
+
+def test_a_handler_calling_its_own_runner_is_refused_instead_of_hanging(
+    store: EventStore,
+) -> None:
+    last = lend(store, range(1))
+    runner = Runner(store)
+    impatient = runner.add(Impatient(runner))
+    with runner:
+        runner.wait_for(last)
+    runner.close()
+    assert impatient.phases, "the handler ran"
+    assert len(impatient.refused) == 2
+    for error in impatient.refused:
+        assert "called from a handler of that runner" in str(error)
+        assert "another thread" in str(error)
+
+
+def test_the_async_runner_refuses_a_blocking_store(store: EventStore) -> None:
+    with pytest.raises(AsyncMismatchError, match=r"needs the async eventsourcingdb\.models"):
+        AsyncRunner(store)  # type: ignore[arg-type]

@@ -3,7 +3,8 @@
 
 The twin of `eventsourcingdb.pandas`: the same columns, `time` as a UTC datetime, `data` as an
 object column holding the event's dict (or a typed event's model instance), and a typed
-event's model fields as columns `data.<field>`.
+event's model fields as columns `data.<field>`, typed by polars where their values agree, else
+object columns holding the values as they are (the same field with another type in two models).
 """
 
 from __future__ import annotations
@@ -52,9 +53,19 @@ async def events_to_dataframe(
     extra = [name for name in columns if name not in schema]
     if extra:
         frame = frame.with_columns(
-            pl.Series(name, [values.get(name) for values in rows], strict=False) for name in extra
+            _column(pl, name, [values.get(name) for values in rows]) for name in extra
         )
     return frame
+
+
+def _column(pl: Any, name: str, values: list[Any]) -> polars.Series:
+    """A flattened model field: typed where polars takes the values as they are, else an object
+    column (never a cast: 1 and "1" of two models stay apart)."""
+    try:
+        series: polars.Series = pl.Series(name, values, strict=True)
+    except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+        series = pl.Series(name, values, dtype=pl.Object)
+    return series
 
 
 __all__ = ["events_to_dataframe"]

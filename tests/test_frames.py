@@ -130,3 +130,27 @@ async def test_anything_but_events_is_refused() -> None:
         )
     with pytest.raises(InvalidArgumentError, match="async stream of events"):
         await eventsourcingdb.polars.events_to_dataframe(42)  # type: ignore[arg-type]
+
+
+class Payment(BaseModel):
+    amount: int
+    note: str | None = None
+
+
+class Refund(BaseModel):
+    amount: str
+
+
+async def test_a_field_of_two_types_keeps_its_values_in_polars() -> None:
+    """The same field with another type in two models: polars gets an object column with the
+    values as they are, not a cast that makes 1 and "1" the same."""
+    payments = [
+        RecordedEvent(data=Payment(amount=1, note="first"), event=event("0", {})),
+        RecordedEvent(data=Refund(amount="1"), event=event("1", {})),
+    ]
+    frame = await eventsourcingdb.polars.events_to_dataframe(payments)
+    assert frame["data.amount"].to_list() == [1, "1"]
+    assert frame["data.note"].to_list() == ["first", None]
+    assert str(frame.schema["data.note"]) == "String"
+    pandas_frame = await eventsourcingdb.pandas.events_to_dataframe(payments)
+    assert list(pandas_frame["data.amount"]) == [1, "1"]

@@ -10,7 +10,7 @@ module directly below the root package that defines a public class or function (
 `container`, `bound`: the names it defines). For each name the snapshot holds what a program can
 rely on: signatures (parameter names, kinds, defaults), the public methods and properties of a
 class, the fields of a dataclass, the members of an enum and, for exceptions, the public classes
-they derive from.
+they derive from. `module_paths` lists every module path besides, with the names each defines.
 """
 
 from __future__ import annotations
@@ -265,12 +265,28 @@ def describe_module(path: str, root: ModuleType) -> dict[str, Any]:
     }
 
 
+def module_paths(root: ModuleType) -> dict[str, list[str]]:
+    """Every module path of the installed package (none with a part starting with `_`), with
+    the public classes and functions each defines itself: also the modules that only define
+    what their package re-exports, such as 2.2.4's `eventsourcingdb.event.event`."""
+    found: dict[str, list[str]] = {}
+    for info in pkgutil.walk_packages(root.__path__, prefix=root.__name__ + "."):
+        if any(part.startswith("_") for part in info.name.split(".")):
+            continue
+        try:
+            found[info.name] = defined_names(importlib.import_module(info.name))
+        except ImportError:  # an optional dependency is missing
+            found[info.name] = []
+    return found
+
+
 def surface(root_name: str = ROOT) -> dict[str, Any]:
     """The whole public surface of the installed package `root_name`."""
     root = importlib.import_module(root_name)
     return {
         "distribution_version": importlib.metadata.version(root_name),
         "modules": {path: describe_module(path, root) for path in public_modules(root)},
+        "module_paths": module_paths(root),
     }
 
 

@@ -163,26 +163,15 @@ class StallWatch:
             self._handle = None
 
 
-class StreamResponse:
-    """An answer whose body is read chunk by chunk, each wait limited by the stall timeout."""
+class ChunkedBody:
+    """What the streamed answers of both backends share: each wait for the next chunk limited
+    by the stall timeout, and the start of the body of an error answer. A backend's answer
+    sets `_stall_timeout` and `_watch`, and reads one chunk in `_next_chunk`."""
 
-    __slots__ = (
-        "_chunks",
-        "_response",
-        "_stall_timeout",
-        "_watch",
-        "retry_after",
-        "server",
-        "status",
-    )
+    __slots__ = ()
 
-    def __init__(self, response: httpx.Response, stall_timeout: float | None) -> None:
-        self._response = response
-        self._stall_timeout = stall_timeout
-        self._chunks = response.aiter_bytes()
-        self._watch = StallWatch(stall_timeout) if stall_timeout is not None else None
-        self.status = response.status_code
-        self.server, self.retry_after = _headers(response)
+    _stall_timeout: float | None
+    _watch: StallWatch | None
 
     def _stalled(self) -> TransportFailure:
         return TransportFailure(
@@ -208,15 +197,8 @@ class StreamResponse:
             watch.end()
 
     async def _next_chunk(self) -> bytes | None:
-        try:
-            return await anext(self._chunks)
-        except StopAsyncIteration:
-            return None
-        except (httpx.HTTPError, httpx.StreamError) as error:
-            failure = _failure(
-                error, before_response=False, seconds=self._stall_timeout, stream=True
-            )
-        raise failure  # outside the except block: no httpx exception as its context
+        """The next chunk as the backend reads it; a broken connection raises."""
+        raise NotImplementedError
 
     async def read_body(self, limit: int = ERROR_BODY_LIMIT) -> bytes:
         """Up to `limit` bytes of the body (for the text of an error answer)."""
@@ -229,6 +211,39 @@ class StreamResponse:
             parts.append(chunk)
             size += len(chunk)
         return b"".join(parts)[:limit]
+
+
+class StreamResponse(ChunkedBody):
+    """An answer whose body is read chunk by chunk, each wait limited by the stall timeout."""
+
+    __slots__ = (
+        "_chunks",
+        "_response",
+        "_stall_timeout",
+        "_watch",
+        "retry_after",
+        "server",
+        "status",
+    )
+
+    def __init__(self, response: httpx.Response, stall_timeout: float | None) -> None:
+        self._response = response
+        self._stall_timeout = stall_timeout
+        self._chunks = response.aiter_bytes()
+        self._watch = StallWatch(stall_timeout) if stall_timeout is not None else None
+        self.status = response.status_code
+        self.server, self.retry_after = _headers(response)
+
+    async def _next_chunk(self) -> bytes | None:
+        try:
+            return await anext(self._chunks)
+        except StopAsyncIteration:
+            return None
+        except (httpx.HTTPError, httpx.StreamError) as error:
+            failure = _failure(
+                error, before_response=False, seconds=self._stall_timeout, stream=True
+            )
+        raise failure  # outside the except block: no httpx exception as its context
 
     async def drain(self, grace: float) -> bool:
         """Read what is left of the body for at most `grace` seconds; True if it ended.

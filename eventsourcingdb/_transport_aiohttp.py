@@ -26,8 +26,8 @@ from urllib.parse import urlsplit
 from eventsourcingdb._protocol.errors import FailureKind, TransportCause, TransportFailure
 from eventsourcingdb._protocol.requests import Request
 from eventsourcingdb._transport import (
-    ERROR_BODY_LIMIT,
     POOL_LIMITS,
+    ChunkedBody,
     LoopPool,
     Response,
     StallWatch,
@@ -111,7 +111,7 @@ def _ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-class AiohttpStream:
+class AiohttpStream(ChunkedBody):
     """A streamed answer on aiohttp: the body chunk by chunk, each wait limited by the stall
     timeout."""
 
@@ -142,29 +142,6 @@ class AiohttpStream:
         self.server = headers.get("Server")
         self.retry_after = headers.get("Retry-After")
 
-    def _stalled(self) -> TransportFailure:
-        return TransportFailure(
-            FailureKind.STALLED,
-            f"no byte within {self._stall_timeout:g} seconds",
-            before_response=False,
-            seconds=self._stall_timeout,
-        )
-
-    async def next_chunk(self) -> bytes | None:
-        """The next chunk of the body, None at its end; a stall or a broken connection raises."""
-        watch = self._watch
-        if watch is None:
-            return await self._next_chunk()
-        watch.begin()
-        try:
-            return await self._next_chunk()
-        except asyncio.CancelledError:
-            if watch.claim():
-                raise self._stalled() from None
-            raise
-        finally:
-            watch.end()
-
     async def _next_chunk(self) -> bytes | None:
         import aiohttp
 
@@ -178,18 +155,6 @@ class AiohttpStream:
         else:
             return chunk or None
         raise failure  # outside the except block: no aiohttp exception as its context
-
-    async def read_body(self, limit: int = ERROR_BODY_LIMIT) -> bytes:
-        """Up to `limit` bytes of the body (for the text of an error answer)."""
-        parts: list[bytes] = []
-        size = 0
-        while size < limit:
-            chunk = await self.next_chunk()
-            if chunk is None:
-                break
-            parts.append(chunk)
-            size += len(chunk)
-        return b"".join(parts)[:limit]
 
     async def drain(self, grace: float) -> bool:
         """Read what is left of the body for at most `grace` seconds; True if it ended (the

@@ -76,6 +76,28 @@ class Bound:
         return {"id": self.id, "type": self.type.value}
 
 
+def _check_from_latest_event(
+    option: ReadFromLatestEvent | ObserveFromLatestEvent,
+    if_event_is_missing: type[IfEventIsMissingDuringRead | IfEventIsMissingDuringObserve],
+) -> None:
+    check_subject(option.subject, "from_latest_event subject")
+    check_event_type(option.type, "from_latest_event type")
+    _check_enum(
+        option.if_event_is_missing,
+        if_event_is_missing,
+        "from_latest_event if_event_is_missing",
+        ErrorCode.IF_EVENT_IS_MISSING_UNKNOWN,
+    )
+
+
+def _from_latest_event_json(option: ReadFromLatestEvent | ObserveFromLatestEvent) -> dict[str, str]:
+    return {
+        "subject": option.subject,
+        "type": option.type,
+        "ifEventIsMissing": option.if_event_is_missing.value,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class ReadFromLatestEvent:
     """Start reading at the latest event of `type` on exactly `subject` (inclusive)."""
@@ -85,22 +107,11 @@ class ReadFromLatestEvent:
     if_event_is_missing: IfEventIsMissingDuringRead
 
     def __post_init__(self) -> None:
-        check_subject(self.subject, "from_latest_event subject")
-        check_event_type(self.type, "from_latest_event type")
-        _check_enum(
-            self.if_event_is_missing,
-            IfEventIsMissingDuringRead,
-            "from_latest_event if_event_is_missing",
-            ErrorCode.IF_EVENT_IS_MISSING_UNKNOWN,
-        )
+        _check_from_latest_event(self, IfEventIsMissingDuringRead)
 
     def to_json(self) -> dict[str, str]:
         """The option as the server receives it."""
-        return {
-            "subject": self.subject,
-            "type": self.type,
-            "ifEventIsMissing": self.if_event_is_missing.value,
-        }
+        return _from_latest_event_json(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,22 +123,11 @@ class ObserveFromLatestEvent:
     if_event_is_missing: IfEventIsMissingDuringObserve
 
     def __post_init__(self) -> None:
-        check_subject(self.subject, "from_latest_event subject")
-        check_event_type(self.type, "from_latest_event type")
-        _check_enum(
-            self.if_event_is_missing,
-            IfEventIsMissingDuringObserve,
-            "from_latest_event if_event_is_missing",
-            ErrorCode.IF_EVENT_IS_MISSING_UNKNOWN,
-        )
+        _check_from_latest_event(self, IfEventIsMissingDuringObserve)
 
     def to_json(self) -> dict[str, str]:
         """The option as the server receives it."""
-        return {
-            "subject": self.subject,
-            "type": self.type,
-            "ifEventIsMissing": self.if_event_is_missing.value,
-        }
+        return _from_latest_event_json(self)
 
 
 def _check_bound(bound: object, what: str) -> None:

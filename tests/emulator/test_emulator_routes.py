@@ -1349,6 +1349,49 @@ async def test_observe_validates_like_read(calls: Calls) -> None:
     assert refused[1] == "invalid ifEventIsMissing: 'read-nothing'"
 
 
+MALFORMED_EVENT_IDS = [
+    "-1",
+    "+1",
+    "1a",
+    " 1",
+    "0x1",
+    "1_000",
+    "1.0",
+    "\u0661",
+    str(2**64),
+    "9" * 5000,
+]
+
+
+@pytest.mark.parametrize(
+    "event_id",
+    MALFORMED_EVENT_IDS,
+    ids=["negative", "plus", "letter", "space", "hex", "underscore", "fraction", "arabic-indic",
+         "2**64", "5000 digits"],
+)  # fmt: skip
+async def test_malformed_event_ids_are_refused_wherever_an_id_is_taken(
+    calls: Calls, event_id: str
+) -> None:
+    # a 500 would tell a writer that its write may have happened: a malformed id never gets one
+    def bound(name: str) -> dict[str, Any]:
+        return {"subject": "/", "options": {name: {"id": event_id, "type": "inclusive"}}}
+
+    on_event_id = {"type": "isSubjectOnEventId", "payload": {"subject": "/", "eventId": event_id}}
+    places = [
+        ("read-events", bound("lowerBound")),
+        ("read-events", bound("upperBound")),
+        ("observe-events", bound("lowerBound")),
+        ("write-events", {"events": [candidate()], "preconditions": [on_event_id]}),
+    ]
+    for name, body in places:
+        status, text, code = await calls.refusal(name, body)
+        expected = (400, None) if calls.api.version == 1 else (200, "event-id-malformed")
+        assert (status, code) == expected, (name, text)
+        assert text.startswith("invalid event ID: '"), text
+        assert len(text) < 200, "a refusal quotes a long id only in part"
+    assert await calls.read() == []
+
+
 async def test_observe_options_of_reads_only(http: httpx.AsyncClient) -> None:
     body = {"subject": "/", "options": {"order": "antichronological"}}
     v2 = await http.request("QUERY", "/api/v2/data/observe-events", json=body)

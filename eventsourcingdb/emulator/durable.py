@@ -173,7 +173,7 @@ class Journal:
         """Queue an entry (in the order the store decided); its future is done once durable."""
         with self._condition:
             if self._failure is not None:
-                entry.done.set_exception(self._failure)
+                _answer(entry, self._failure)
             else:
                 self._queue.append(entry)
                 self._condition.notify()
@@ -210,7 +210,7 @@ class Journal:
             except Exception:  # a bug must not leave the writers waiting forever
                 _logger.exception("the emulator failed to show committed events")
             for entry in batch:
-                entry.done.set_result(None)
+                _answer(entry, None)
 
     def _commit(self, batch: Sequence[JournalEntry]) -> None:
         connection = self._connection
@@ -247,7 +247,21 @@ class Journal:
             pending = [*batch, *self._queue]
             self._queue.clear()
         for entry in pending:
-            entry.done.set_exception(failure)
+            _answer(entry, failure)
+
+
+def _answer(entry: JournalEntry, failure: StoreUnavailableError | None) -> None:
+    """Tell an entry's writer how its commit went, unless the writer stopped waiting.
+
+    A cancelled wait (a client's deadline, a dropped request) withdraws nothing: the entry is
+    committed all the same, and the journal goes on with the next.
+    """
+    if not entry.done.set_running_or_notify_cancel():
+        return
+    if failure is None:
+        entry.done.set_result(None)
+    else:
+        entry.done.set_exception(failure)
 
 
 # --- opening and checking ----------------------------------------------------------------------

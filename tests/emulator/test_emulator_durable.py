@@ -152,27 +152,35 @@ def test_times_are_read_back_to_the_nanosecond() -> None:
 
 
 class _HeldCommits:
-    """Holds the journal's commits until the test lets them go."""
+    """Holds the journal's commits until the test lets them go; records each commit's size."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.started = threading.Event()
         self.release = threading.Event()
-        self.count = 0
+        self.batches: list[int] = []
         real = Journal._commit
 
         def commit(journal: Journal, batch: Any) -> None:
-            self.count += 1
+            self.batches.append(len(batch))
             self.started.set()
-            assert self.release.wait(TIMEOUT)
+            self.release.wait()  # the fixture lets go at the latest when the test ends
             real(journal, batch)
 
         monkeypatch.setattr(Journal, "_commit", commit)
 
 
+@pytest.fixture
+def held(running: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[_HeldCommits]:
+    commits = _HeldCommits(monkeypatch)
+    try:
+        yield commits
+    finally:
+        commits.release.set()  # also when the test failed: the emulator then stops cleanly
+
+
 async def test_a_write_is_answered_and_shown_only_once_it_is_committed(
-    running: Emulator, http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    http: httpx.AsyncClient, held: _HeldCommits
 ) -> None:
-    held = _HeldCommits(monkeypatch)
     writing = asyncio.ensure_future(_write(http))
     assert await asyncio.to_thread(held.started.wait, TIMEOUT)
     assert not writing.done()
@@ -183,20 +191,39 @@ async def test_a_write_is_answered_and_shown_only_once_it_is_committed(
 
 
 async def test_concurrent_writers_share_one_commit(
-    running: Emulator, http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    running: Emulator, http: httpx.AsyncClient, held: _HeldCommits
 ) -> None:
-    held = _HeldCommits(monkeypatch)
     journal = running.server.store.journal
     assert journal is not None
-    writes = [asyncio.ensure_future(_write(http, candidate(f"/w/{n}"))) for n in range(50)]
+    first = asyncio.ensure_future(_write(http, candidate("/w/0")))
     assert await asyncio.to_thread(held.started.wait, TIMEOUT)
+    others = [asyncio.ensure_future(_write(http, candidate(f"/w/{n}"))) for n in range(1, 50)]
     async with asyncio.timeout(TIMEOUT):
         while journal.pending < 49:  # noqa: ASYNC110 - the journal counts on another thread
             await asyncio.sleep(0.01)
+    assert not first.done()
     held.release.set()
-    written = [event for events in await asyncio.gather(*writes) for event in events]
-    assert held.count == 2, "the first write alone, then the 49 that gathered meanwhile"
+    written = [event for events in await asyncio.gather(first, *others) for event in events]
+    assert held.batches == [1, 49], "the first write alone, then the 49 that gathered meanwhile"
+    assert journal.commits == 2
     assert sorted(await _stored(http)) == sorted(written)
+
+
+async def test_a_writer_that_stops_waiting_stops_no_commit(
+    running: Emulator, http: httpx.AsyncClient, held: _HeldCommits
+) -> None:
+    writing = asyncio.ensure_future(_write(http, candidate("/given-up")))
+    assert await asyncio.to_thread(held.started.wait, TIMEOUT)
+    writing.cancel()  # a client's deadline, say: the write's outcome is unknown to it
+    held.release.set()
+    async with asyncio.timeout(TIMEOUT):
+        (following,) = await _write(http, candidate("/following"))
+    stored = await _stored(http)
+    assert [json.loads(event)["subject"] for event in stored] == ["/given-up", "/following"]
+    assert stored[-1] == following
+    journal = running.server.store.journal
+    assert journal is not None
+    assert journal.failure is None
 
 
 async def test_a_failed_commit_leaves_the_outcome_unknown_and_refuses_writes(

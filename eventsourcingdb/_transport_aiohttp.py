@@ -161,6 +161,8 @@ class AiohttpStream(ChunkedBody):
         connection then goes back to the pool)."""
         import aiohttp
 
+        if self._content.at_eof():
+            return True  # nothing left: no timer to arm
         try:
             async with asyncio.timeout(grace):
                 while await self._content.readany():

@@ -56,6 +56,24 @@ print(before.trace_parent, [span.name for span in exporter.get_finished_spans()]
     assert output == "None ['write_events emulator.invalid:80'] True"
 
 
+def test_a_provider_named_by_the_environment_is_used() -> None:
+    output = run(
+        """
+import os
+os.environ["OTEL_PYTHON_TRACER_PROVIDER"] = "sdk_tracer_provider"
+"""
+        + _WRITE
+        + """
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+
+(written,) = client.write_events([EVENT])
+print(type(trace.get_tracer_provider()) is TracerProvider, written.trace_parent is not None)
+"""
+    )
+    assert output == "True True"
+
+
 def test_without_an_sdk_a_trace_context_from_elsewhere_still_travels() -> None:
     output = run(
         _WRITE

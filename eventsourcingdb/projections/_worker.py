@@ -523,6 +523,8 @@ class Worker:
             deadline = loop.time() + batch_seconds
             signal: _Signal | None = None
             while len(batch) < batch_size and not stop.is_set():
+                if loop.time() >= deadline:
+                    break
                 try:
                     item = queue.get_nowait()
                 except asyncio.QueueEmpty:
@@ -540,8 +542,6 @@ class Worker:
                     signal = item
                     break
                 batch.append(item)
-                if loop.time() >= deadline:
-                    break
             if queue.qsize() < low_water:
                 self._drained.set()
             if signal is _LEASE_LOST:

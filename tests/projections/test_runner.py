@@ -245,6 +245,22 @@ async def test_catching_up_commits_in_batches_and_live_events_at_once(
         assert metrics.lags[-1] == ("sql-on-loan", 0)
 
 
+async def test_a_batch_closes_when_its_time_is_up_before_it_is_full(
+    store: EventStore, make_runner: Make, sqlite_checkpoints: SqlCheckpointStore
+) -> None:
+    await lend(store, range(20))
+    metrics = Recorder()
+    runner = make_runner(checkpoints=sqlite_checkpoints, metrics=metrics)
+    model = SqlOnLoan()
+    model.batch_size = 1000
+    model.batch_seconds = 1e-9  # over before a second event can join: every batch holds one
+    runner.add(model)
+    async with runner:
+        await model.wait_until_caught_up()
+    assert [events for _, events in metrics.batches] == [1] * 20
+    assert len(await table_rows(sqlite_checkpoints.engine, model.table)) == 20
+
+
 async def test_several_projections_run_side_by_side(
     store: EventStore, make_runner: Make, sqlite_checkpoints: SqlCheckpointStore
 ) -> None:

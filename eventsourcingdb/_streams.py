@@ -6,15 +6,16 @@ A native async generator refuses that: `aclose()` while another task is suspende
 stream goes on. Yet the official SDK's README shows exactly this pattern: keep the generator in a
 variable, iterate it with `async for`, and "somewhere else" `await events.aclose()`.
 
-`Stream` wraps the client's native generator, which yields the values of each chunk of the body
-as one batch; `Stream` hands them out one by one, so most items cost one attribute lookup and no
-step of the native generator. It adds no task: when a batch is used up, `__anext__` notes the task
-it runs in and awaits the native generator directly. A concurrent `aclose()` cancels that task;
-the waiting step recognises the cancellation as its own (a flag, and `Task.uncancel()` bringing
-the task's count of cancellation requests back to where the step began, so that a cancellation
-from anywhere else still propagates), lets the native generator finish (which closes the HTTP
-response and releases its connection), signals that it is done and ends the consumer's
-`async for` with `StopAsyncIteration`. `aclose()` returns once all that has happened.
+`Stream` wraps the client's native generator, which yields the values of the body in batches (those
+of up to 64 lines of one chunk, `StreamDecoder.batches`); `Stream` hands them out one by one, so
+most items cost one attribute lookup and no step of the native generator. It adds no task: when a
+batch is used up, `__anext__` notes the task it runs in and awaits the native generator directly. A
+concurrent `aclose()` cancels that task; the waiting step recognises the cancellation as its own (a
+flag, and `Task.uncancel()` bringing the task's count of cancellation requests back to where the
+step began, so that a cancellation from anywhere else still propagates), lets the native generator
+finish (which closes the HTTP response and releases its connection), signals that it is done and
+ends the consumer's `async for` with `StopAsyncIteration`. `aclose()` returns once all that has
+happened.
 
 ```
 consumer task                              another task

@@ -243,8 +243,8 @@ class Client:
             return call.read(request, response.body)
 
     async def _stream(self, call: calls.StreamCall[T]) -> AsyncGenerator[list[T], None]:
-        """The values of a streamed call, in batches: those decoded from one chunk (never an
-        empty batch). `Stream` hands them out one by one."""
+        """The values of a streamed call, in batches: those decoded from up to `BATCH_LINES` lines
+        of one chunk (never an empty batch). `Stream` hands them out one by one."""
         traced = self._telemetry.stream_span(call)
         error: BaseException | None = None
         try:
@@ -287,8 +287,7 @@ class Client:
                                 if decoder.failure is not None:
                                     raise decoder.failure
                                 return
-                            values = decoder.feed(chunk)
-                            if values:
+                            for values in decoder.batches(chunk):
                                 if traced is not None:
                                     traced.returned += len(values)
                                 yield values
@@ -382,9 +381,9 @@ class Client:
         options: ReadEventsOptions | None,
         line_decoders: Callable[[str], LineDecoder | None],
     ) -> AsyncGenerator[list[Any], None]:
-        """`read_events` for the typed reads of `EventStore`: the values of each chunk as one
-        list, where `line_decoders` may decode a line by itself (see `calls.read_events`) and
-        the others are `Event`s. A plain async generator: close it in the task that reads it."""
+        """`read_events` for the typed reads of `EventStore`: the values in batches (as `_stream`
+        yields them), where `line_decoders` may decode a line by itself (see `calls.read_events`)
+        and the others are `Event`s. A plain async generator: close it in the task that reads it."""
         call = calls.read_events(subject, options, line_decoders)
         self._check_open()
         return self._stream(call)

@@ -379,11 +379,8 @@ class _OneSubjectDecoder(StreamDecoder[str]):
         super().__init__(request, _wire.ITEM_SUBJECT, convert_subject)
         self._subject = subject
 
-    def feed(self, chunk: bytes) -> list[str]:
-        return [value for value in super().feed(chunk) if value == self._subject]
-
-    def close(self) -> list[str]:
-        return [value for value in super().close() if value == self._subject]
+    def _decode(self, lines: list[bytes]) -> list[str]:
+        return [value for value in super()._decode(lines) if value == self._subject]
 
 
 def read_subjects(

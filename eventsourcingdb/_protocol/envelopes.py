@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Final, Generic, TypeVar
 
 import orjson
@@ -58,6 +58,9 @@ errors stay exactly those of `json.loads`:
 * deep nesting, where `json.loads` raises `RecursionError` but orjson (up to 1024 levels) does not:
   a long line with more opening brackets than half the recursion limit is not given to orjson.
 """
+
+BATCH_LINES: Final = 64
+"""The most lines whose values `StreamDecoder.batches` decodes into one batch."""
 
 _DIGIT_MAP: Final = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
 """Maps every digit to `0` and every other byte to a space, for `_LONG_DIGITS`."""
@@ -206,6 +209,30 @@ class StreamDecoder(Generic[T]):
 
     def feed(self, chunk: bytes) -> list[T]:
         """The values completed by `chunk`, in order; nothing once the stream is done."""
+        return self._decode(self._splitter.feed(chunk))
+
+    def batches(self, chunk: bytes) -> Iterator[list[T]]:
+        """The values completed by `chunk` as `feed` gives them, in batches of those of at most
+        `BATCH_LINES` lines (never an empty batch); stops once the stream is done.
+
+        A stream's consumer frees each batch's values before the next is decoded, so a large
+        chunk does not keep hundreds of values alive at once (which costs cache misses and
+        garbage collections, since each value is a new container object)."""
+        lines = self._splitter.feed(chunk)
+        if len(lines) <= BATCH_LINES:
+            values = self._decode(lines)
+            if values:
+                yield values
+            return
+        for start in range(0, len(lines), BATCH_LINES):
+            values = self._decode(lines[start : start + BATCH_LINES])
+            if values:
+                yield values
+            if self._done:
+                return
+
+    def _decode(self, lines: list[bytes]) -> list[T]:
+        """The values of complete `lines`, in order; stops at the item that ends the stream."""
         if self._done:
             return []
         values: list[T] = []
@@ -223,7 +250,7 @@ class StreamDecoder(Generic[T]):
         digits = sys.get_int_max_str_digits()
         plain = min(deep, digits) if digits else deep  # no line this short needs a closer look
         parsed: tuple[Any, str] | None
-        for line in self._splitter.feed(chunk):
+        for line in lines:
             if not line:
                 continue
             if line_decoder is not None and (

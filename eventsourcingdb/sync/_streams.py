@@ -1,13 +1,13 @@
 """`Stream`: what every streaming method of the blocking client returns, a generator that
 another thread may close while a consumer waits in it.
 
-A native generator cannot be closed while it runs (`ValueError: generator already executing`),
-and a thread blocked in a socket read cannot be cancelled. So `Stream` wraps the client's native
-generator of batches (the values decoded from one chunk) and hands the values out one by one, and
-the native generator registers the answer it reads with an `Interrupt` for as long as it reads it.
-A `close()` from another thread marks the stream closing and interrupts that answer (its socket
-is shut down, so the blocked read fails at once); the native generator sees that the failure was
-asked for and ends quietly, the consumer's `for` loop ends, and `close()` returns once the
+A native generator cannot be closed while it runs (`ValueError: generator already executing`), and a
+thread blocked in a socket read cannot be cancelled. So `Stream` wraps the client's native generator
+of batches (the values decoded from up to 64 lines of one chunk) and hands the values out one by
+one, and the native generator registers the answer it reads with an `Interrupt` for as long as it
+reads it. A `close()` from another thread marks the stream closing and interrupts that answer (its
+socket is shut down, so the blocked read fails at once); the native generator sees that the failure
+was asked for and ends quietly, the consumer's `for` loop ends, and `close()` returns once the
 connection is released.
 
 ```

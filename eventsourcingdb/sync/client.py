@@ -252,9 +252,9 @@ class Client:
     def _stream(
         self, call: calls.StreamCall[T], interrupt: Interrupt
     ) -> Generator[list[T], None, None]:
-        """The values of a streamed call, in batches: those decoded from one chunk (never an
-        empty batch). `Stream` hands them out one by one; `interrupt` lets another thread end
-        the read that waits (then this generator ends quietly)."""
+        """The values of a streamed call, in batches: those decoded from up to `BATCH_LINES` lines
+        of one chunk (never an empty batch). `Stream` hands them out one by one; `interrupt` lets
+        another thread end the read that waits (then this generator ends quietly)."""
         traced = self._telemetry.stream_span(call)
         error: BaseException | None = None
         try:
@@ -302,8 +302,7 @@ class Client:
                                     if decoder.failure is not None:
                                         raise decoder.failure
                                     return
-                                values = decoder.feed(chunk)
-                                if values:
+                                for values in decoder.batches(chunk):
                                     if traced is not None:
                                         traced.returned += len(values)
                                     yield values
@@ -404,9 +403,10 @@ class Client:
         options: ReadEventsOptions | None,
         line_decoders: Callable[[str], LineDecoder | None],
     ) -> Generator[list[Any], None, None]:
-        """`read_events` for the typed reads of `EventStore`: the values of each chunk as one
-        list, where `line_decoders` may decode a line by itself (see `calls.read_events`) and
-        the others are `Event`s. A plain generator; a `Stream` made of it closes from anywhere."""
+        """`read_events` for the typed reads of `EventStore`: the values in batches (as `_stream`
+        yields them), where `line_decoders` may decode a line by itself (see `calls.read_events`)
+        and the others are `Event`s. A plain generator; a `Stream` made of it closes from
+        anywhere."""
         call = calls.read_events(subject, options, line_decoders)
         self._check_open()
         interrupt = Interrupt()

@@ -152,7 +152,7 @@ class Repository:
         replayed = 0
         if not tolerant:
             # unknown types raise and nothing is retired: every item is a `RecordedEvent`, and
-            # without verification they come in batches (one step per chunk, not per event)
+            # without verification they come in batches (one step per batch, not per event)
             replay = aggregate._replay
             store = self._store
             if store._verification is Verification.NONE:

@@ -19,6 +19,7 @@ from eventsourcingdb import (
 )
 from eventsourcingdb._protocol import calls
 from eventsourcingdb._protocol.envelopes import (
+    BATCH_LINES,
     StreamDecoder,
     convert_event,
     convert_row_v1,
@@ -194,6 +195,34 @@ def test_malformed_lines_are_protocol_errors(line: bytes, message: str) -> None:
     decoder.feed(line + b"\n")
     assert isinstance(decoder.failure, ProtocolError)
     assert message in str(decoder.failure)
+
+
+def test_a_large_chunk_comes_in_batches_of_the_values_of_at_most_batch_lines_lines() -> None:
+    count = 2 * BATCH_LINES + 5
+    items = [{"type": "event", "data": {**EVENT, "id": str(index)}} for index in range(count)]
+    body = lines(*items[:BATCH_LINES], {"type": "heartbeat", "data": {}}, *items[BATCH_LINES:])
+    decoder = event_decoder(ApiVersion.V2)
+    batches = list(decoder.batches(body[:-7]))  # the last line arrives with the next chunk
+    batches += list(decoder.batches(body[-7:] + lines({"type": "end", "data": {}})))
+    assert [len(batch) for batch in batches] == [BATCH_LINES, BATCH_LINES - 1, 5, 1]
+    ids = [event.event_id for batch in batches for event in batch]
+    assert ids == [str(index) for index in range(count)]
+    assert decoder.done
+    assert decoder.failure is None
+    whole = event_decoder(ApiVersion.V2).feed(body)
+    assert whole == [event for batch in batches for event in batch]
+
+
+def test_batches_stop_at_the_item_that_ends_the_stream_and_leave_out_empty_ones() -> None:
+    items = [{"type": "event", "payload": {**EVENT, "id": str(index)}} for index in range(3)]
+    heartbeats = [{"type": "heartbeat", "payload": {}}] * BATCH_LINES
+    error = {"type": "error", "payload": {"error": "something broke"}}
+    decoder = event_decoder(ApiVersion.V1)
+    body = lines(*heartbeats, *items, error, *items, *heartbeats, *items)
+    batches = list(decoder.batches(body))
+    assert [[event.event_id for event in batch] for batch in batches] == [["0", "1", "2"]]
+    assert isinstance(decoder.failure, ServerError)
+    assert list(decoder.batches(lines(*items))) == []
 
 
 def test_blank_lines_are_skipped() -> None:

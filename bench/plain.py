@@ -5,14 +5,18 @@
   httpx-and-`json.loads` raw limit);
 * writing: one write-events request per batch, its answer split on newlines and parsed;
 * a command: the two requests `Repository.update` makes (read the subject's events, write one
-  event guarded by `isSubjectOnEventId` on the last one), parsed, state folded by hand.
+  event guarded by `isSubjectOnEventId` on the last one), parsed, state folded by hand;
+* the blocking loop (`blocking_*`): the same reading and writing on the standard library's
+  `http.client`, one kept-alive connection, the ceiling of the blocking twin.
 
 They speak the v2 API, as the other contenders do against the emulator.
 """
 
 from __future__ import annotations
 
+import http.client
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -122,3 +126,54 @@ async def command(
         raise RuntimeError("the server confirmed no event")
     amount: int = event["data"]["amount"]
     return balance + amount
+
+
+# --- the blocking plain loop: stdlib http.client, one kept-alive connection ------------------
+
+
+def blocking_connection(base_url: str) -> http.client.HTTPConnection:
+    """One kept-alive connection to `base_url`, as a blocking loop written by hand would keep
+    it (the ceiling of the blocking client: no pool, no timeouts, no checks)."""
+    parts = urlsplit(base_url)
+    return http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port)
+
+
+def blocking_read_events(
+    connection: http.client.HTTPConnection, api_token: str, subject: str, *, recursive: bool
+) -> int:
+    """Stream the events of `subject` over `connection`: raw chunks split on newlines, each line
+    parsed with `orjson.loads`; the number of event lines."""
+    body = orjson.dumps({"subject": subject, "options": {"recursive": recursive}})
+    connection.request("QUERY", V2_READ_EVENTS, body, headers(api_token))
+    response = connection.getresponse()
+    if response.status != 200:
+        raise RuntimeError(f"read-events answered {response.status}")
+    count = 0
+    pending = b""
+    while chunk := response.read1(65536):
+        lines = chunk.split(b"\n")
+        if pending:
+            lines[0] = pending + lines[0]
+        pending = lines.pop()
+        for line in lines:
+            if line and _loads(line)["type"] == "event":
+                count += 1
+    return count
+
+
+def blocking_write_events(
+    connection: http.client.HTTPConnection, api_token: str, events: list[dict[str, Any]]
+) -> list[Any]:
+    """Write `events` over `connection`; the stored events as parsed JSON."""
+    connection.request(
+        "POST", V2_WRITE_EVENTS, orjson.dumps({"events": events}), headers(api_token)
+    )
+    response = connection.getresponse()
+    answer = response.read()
+    if response.status != 200:
+        raise RuntimeError(f"write-events answered {response.status}: {answer!r}")
+    items = [_loads(line) for line in answer.split(b"\n") if line]
+    written = [item["data"] for item in items if item["type"] == "event"]
+    if len(written) != len(events):
+        raise RuntimeError(f"wrote {len(events)} events, the server confirmed {len(written)}")
+    return written

@@ -1,8 +1,10 @@
 """11. The blocking twin beside the async client, and what telemetry costs with no SDK configured.
 
 `sync`: `read_events` over 100,000 events and `write_events` with 1 and 100 events per call, for
-the async client (`ours`) and the blocking `eventsourcingdb.sync.Client` (`blocking`, own
-httpx pool), on one socket server, interleaved. The worker calls the blocking client from its
+the async client (`ours`), the blocking `eventsourcingdb.sync.Client` (`blocking`, its own
+pool) and its ceiling, a plain blocking loop on the standard library's `http.client` (`plain`:
+one kept-alive connection, raw chunks split on newlines, `orjson.loads`, no objects;
+`bench/plain.py`), on one socket server, interleaved. The worker calls the blocking ones from its
 event loop thread: nothing else runs there meanwhile, so the loop waiting does not matter.
 
 `telemetry`: the same read and the one-event write, for our client as installed (the
@@ -18,6 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
+from bench import plain
 from bench.harness import (
     API_TOKEN,
     OURS,
@@ -38,16 +41,29 @@ BLOCKING: Final = "blocking"
 """The blocking twin, `eventsourcingdb.sync.Client`."""
 UNTRACED: Final = "untraced"
 """Our client with `Telemetry(enabled=False)`."""
+PLAIN: Final = "plain"
+"""The plain blocking loop on `http.client` (`bench/plain.py`), the blocking twin's ceiling."""
 BLOCKING_UNTRACED: Final = "blocking-untraced"
 """The blocking client with `Telemetry(enabled=False)`."""
 TRACED_UNTRACED: Final = ((OURS, UNTRACED), (BLOCKING, BLOCKING_UNTRACED))
 """Each client with telemetry on (no SDK configured) against itself with telemetry off."""
+SYNC_RATIOS: Final = ((BLOCKING, PLAIN), (BLOCKING, OURS))
+"""The blocking twin against its ceiling, and against the async client."""
 SUBJECT: Final = "/bench/twins/read"
 WARM_UP: Final = "/bench/twins/warm-up"
 WRITES: Final = {1: 300, 100: 30}
 QUICK_WRITES: Final = {1: 40, 100: 5}
 
 _clients: dict[tuple[str, str], Any] = {}
+_plain: dict[str, Any] = {}
+
+
+def _connection(base_url: str) -> Any:
+    """The plain loop's kept-alive `http.client` connection to `base_url`, made once."""
+    connection = _plain.get(base_url)
+    if connection is None:
+        connection = _plain[base_url] = plain.blocking_connection(base_url)
+    return connection
 
 
 def _client(kind: str, base_url: str) -> Any:
@@ -71,6 +87,10 @@ def _client(kind: str, base_url: str) -> Any:
 
 
 async def _read(session: Session, kind: str, base_url: str, subject: str) -> int:
+    if kind == PLAIN:
+        return plain.blocking_read_events(
+            _connection(base_url), API_TOKEN, subject, recursive=False
+        )
     count = 0
     if kind in (BLOCKING, BLOCKING_UNTRACED):
         for _ in _client(kind, base_url).read_events(subject):
@@ -85,6 +105,11 @@ async def _read(session: Session, kind: str, base_url: str, subject: str) -> int
 async def _write(
     session: Session, kind: str, base_url: str, plan: list[list[dict[str, Any]]]
 ) -> None:
+    if kind == PLAIN:
+        connection = _connection(base_url)
+        for events in plan:
+            plain.blocking_write_events(connection, API_TOKEN, events)
+        return
     if kind in (BLOCKING, BLOCKING_UNTRACED):
         blocking = _client(kind, base_url)
         for events in plan:
@@ -167,7 +192,7 @@ def _compare(
             itertools.chain(events_on(WARM_UP, 100), events_on(SUBJECT, count)),
             label,
         )
-        others = [BLOCKING] if label == "sync" else [UNTRACED, BLOCKING, BLOCKING_UNTRACED]
+        others = [BLOCKING, PLAIN] if label == "sync" else [UNTRACED, BLOCKING, BLOCKING_UNTRACED]
         group = [Contender(kind, worker, kind) for kind in (OURS, *others)]
         for contender in group:  # connections, the version probe, warm code paths
             contender.worker.call(
@@ -180,29 +205,29 @@ def run_sync(settings: Settings) -> list[Measurement]:
     writes = QUICK_WRITES if settings.quick else WRITES
 
     def measure(group: list[Contender], base_url: str, count: int) -> list[Measurement]:
-        log(f"sync: read_events of {count:,} events, async and blocking")
+        log(f"sync: read_events of {count:,} events, async, blocking and plain")
         measurements = [
             Measurement(
                 id="sync.read",
                 group="sync",
-                title=f"read_events, {count:,} events, one subject: async and blocking client",
+                title=f"read_events, {count:,} events, one subject: async, blocking, plain http.client",
                 unit="events/s",
                 higher_is_better=True,
                 samples=_reads(group, settings, base_url, count),
-                ratios_of=((BLOCKING, OURS),),
+                ratios_of=SYNC_RATIOS,
             )
         ]
         for batch, calls in writes.items():
-            log(f"sync: {calls} write_events calls of {batch} events, async and blocking")
+            log(f"sync: {calls} write_events calls of {batch} events, async, blocking and plain")
             measurements.append(
                 Measurement(
                     id=f"sync.write.batch-{batch}",
                     group="sync",
-                    title=f"write_events, {batch:,} per call: async and blocking client",
+                    title=f"write_events, {batch:,} per call: async, blocking, plain http.client",
                     unit="events/s",
                     higher_is_better=True,
                     samples=_writes(group, settings, base_url, batch, calls),
-                    ratios_of=((BLOCKING, OURS),),
+                    ratios_of=SYNC_RATIOS,
                 )
             )
         return measurements

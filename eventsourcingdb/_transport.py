@@ -98,6 +98,30 @@ def _failure(
     )
 
 
+def deadline_failure(seconds: float | None, *, answered: bool) -> TransportFailure:
+    """The failure of a one-shot request whose answer was not complete within `seconds` of it
+    holding a connection (every backend's, in the same words)."""
+    return TransportFailure(
+        FailureKind.TIMEOUT,
+        f"no complete answer within {seconds if seconds is not None else 0.0:g} seconds",
+        before_response=not answered,
+        seconds=seconds,
+    )
+
+
+def pool_failure(seconds: float | None, pool_size: int) -> TransportFailure:
+    """The failure of a request that found no free connection of the client's own pool within
+    `seconds` (as httpx's `PoolTimeout`): nothing was sent."""
+    return TransportFailure(
+        FailureKind.POOL_EXHAUSTED,
+        "PoolTimeout",
+        before_response=True,
+        seconds=seconds,
+        cause=TransportCause("PoolTimeout", ""),
+        pool_size=pool_size,
+    )
+
+
 Trace = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
@@ -624,13 +648,7 @@ class Transport:
                     finally:
                         await release_closed_response(response)
         except TimeoutError:
-            limit = self._timeout if self._timeout is not None else 0.0
-            failure = TransportFailure(
-                FailureKind.TIMEOUT,
-                f"no complete answer within {limit:g} seconds",
-                before_response=not answered,
-                seconds=self._timeout,
-            )
+            failure = deadline_failure(self._timeout, answered=answered)
         except (httpx.HTTPError, httpx.StreamError) as error:
             failure = self._failure(
                 error, before_response=not answered, seconds=self._timeout, stream=False

@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
-import urllib.request
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Final
-from urllib.parse import urlsplit
 
+from eventsourcingdb._network import proxy_for, ssl_context
 from eventsourcingdb._protocol.errors import FailureKind, TransportCause, TransportFailure
 from eventsourcingdb._protocol.requests import Request
 from eventsourcingdb._transport import (
@@ -31,6 +29,8 @@ from eventsourcingdb._transport import (
     LoopPool,
     Response,
     StallWatch,
+    deadline_failure,
+    pool_failure,
 )
 
 if TYPE_CHECKING:
@@ -85,30 +85,6 @@ def _is_encoding_error(error: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return "ContentEncodingError" in str(error)
-
-
-def _proxy_for(base_url: str) -> str | None:
-    """The proxy the environment names for `base_url` (`HTTP_PROXY`, `NO_PROXY`, ...), as httpx
-    honours it; looked up once per client instead of once per request."""
-    parts = urlsplit(base_url)
-    proxies = urllib.request.getproxies()
-    proxy = proxies.get(parts.scheme) or proxies.get("all")
-    if proxy is None or urllib.request.proxy_bypass(parts.hostname or ""):
-        return None
-    return proxy
-
-
-def _ssl_context() -> ssl.SSLContext:
-    """Certificates as httpx verifies them: `SSL_CERT_FILE`/`SSL_CERT_DIR` if set, else certifi."""
-    import os
-
-    import certifi
-
-    cafile = os.environ.get("SSL_CERT_FILE")
-    capath = os.environ.get("SSL_CERT_DIR")
-    if cafile or capath:
-        return ssl.create_default_context(cafile=cafile or None, capath=capath or None)
-    return ssl.create_default_context(cafile=certifi.where())
 
 
 class AiohttpStream(ChunkedBody):
@@ -244,7 +220,7 @@ class AiohttpTransport:
         connector = aiohttp.TCPConnector(
             limit=0,
             keepalive_timeout=KEEPALIVE_SECONDS,
-            ssl=_ssl_context() if https else True,
+            ssl=ssl_context() if https else True,
         )
         session = aiohttp.ClientSession(
             connector=connector,
@@ -254,7 +230,7 @@ class AiohttpTransport:
             read_bufsize=READ_BUFFER,
             skip_auto_headers=("Content-Type",),  # only requests with a body have one
         )
-        self._proxy = _proxy_for(self._base_url)
+        self._proxy = proxy_for(self._base_url)
         return session, asyncio.Semaphore(self._pool_size)
 
     async def _http(self) -> tuple[aiohttp.ClientSession, asyncio.Semaphore]:
@@ -279,14 +255,7 @@ class AiohttpTransport:
             async with asyncio.timeout(self._timeout):
                 await slots.acquire()
         except TimeoutError:
-            failure = TransportFailure(
-                FailureKind.POOL_EXHAUSTED,
-                "PoolTimeout",
-                before_response=True,
-                seconds=self._timeout,
-                cause=TransportCause("PoolTimeout", ""),
-                pool_size=self._pool_size,
-            )
+            failure = pool_failure(self._timeout, self._pool_size)
         else:
             return
         raise failure
@@ -323,13 +292,7 @@ class AiohttpTransport:
                 error, before_response=not answered, seconds=self._timeout, stream=False
             )
         except TimeoutError:
-            limit = self._timeout if self._timeout is not None else 0.0
-            failure = TransportFailure(
-                FailureKind.TIMEOUT,
-                f"no complete answer within {limit:g} seconds",
-                before_response=not answered,
-                seconds=self._timeout,
-            )
+            failure = deadline_failure(self._timeout, answered=answered)
         finally:
             slots.release()
         raise failure  # outside the except blocks: no aiohttp exception as its context

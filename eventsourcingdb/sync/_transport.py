@@ -1,13 +1,17 @@
-"""The blocking twin of `eventsourcingdb._transport`: sends `Request` values through an
-`httpx.Client` and hands back bytes, with the same limits and the same failures.
+"""The blocking twin of `eventsourcingdb._transport`: sends `Request` values and hands back
+bytes, with the same limits and the same failures, through one of two backends (`Backend`):
+`Transport` on an `httpx.Client` (an injected one, or the client's own over an injected httpx
+transport such as the emulator's in-process one), and `Urllib3Transport`
+(`_transport_urllib3`), the client's own connection pool when it is given neither.
 
-Blocking code has no task to cancel, so every limit is a limit on one wait, which httpx applies
-to each socket operation: a stream fails after `stall_timeout` seconds without a byte (the wait
-for the status line included), exactly as the async transport's stall timeout does. A one-shot
-answer must also be complete within `timeout` seconds of the request getting its connection (the
-pool wait does not count, as in the async transport); that total is checked whenever bytes
-arrive, so an answer trickling in slower than the deadline ends at the first chunk after it,
-while a server that sends nothing at all fails after `timeout` seconds of silence.
+Blocking code has no task to cancel, so every limit is a limit on one wait, which the HTTP
+library applies to each socket operation: a stream fails after `stall_timeout` seconds without a
+byte (the wait for the status line included), exactly as the async transport's stall timeout
+does. A one-shot answer must also be complete within `timeout` seconds of the request getting
+its connection (the pool wait does not count, as in the async transport); that total is checked
+whenever bytes arrive, so an answer trickling in slower than the deadline ends at the first
+chunk after it, while a server that sends nothing at all fails after `timeout` seconds of
+silence.
 
 Transports without sockets (the emulator in process, mocks) get the same limits through the
 `timeout` extension of each request, which they are expected to honour as httpx's own do.
@@ -23,12 +27,12 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol
 
 import httpx
 
-from eventsourcingdb._protocol.errors import FailureKind, TransportFailure
+from eventsourcingdb._protocol.errors import TransportFailure
 from eventsourcingdb._protocol.requests import Request
 from eventsourcingdb._transport import (
     ERROR_BODY_LIMIT,
@@ -36,6 +40,7 @@ from eventsourcingdb._transport import (
     Response,
     _failure,
     _headers,
+    deadline_failure,
 )
 from eventsourcingdb.errors import AsyncMismatchError, InvalidArgumentError
 
@@ -44,15 +49,16 @@ _log = logging.getLogger("eventsourcingdb.transport")
 Trace = Callable[[str, dict[str, Any]], None]
 
 
-class _DeadlinePassed(Exception):
+class DeadlinePassed(Exception):
     """The total time of a one-shot answer ran out while bytes were still arriving."""
 
 
-class _Deadline:
+class Deadline:
     """When a one-shot answer must be complete: `seconds` after the request got a connection.
 
-    Started when httpx reports the connection (its `trace` extension); a transport that never
-    reports one has no pool to wait for, and its deadline starts when the request is sent.
+    With httpx, started when httpx reports the connection (its `trace` extension); a transport
+    that never reports one has no pool to wait for, and its deadline starts when the request is
+    sent. The urllib3 backend starts it once the request holds a slot of its pool.
     """
 
     __slots__ = ("_at", "_seconds")
@@ -66,32 +72,21 @@ class _Deadline:
             self._at = time.monotonic() + self._seconds
 
     def check(self) -> None:
-        """Raise `_DeadlinePassed` if the deadline has passed."""
+        """Raise `DeadlinePassed` if the deadline has passed."""
         if self._at is not None and time.monotonic() > self._at:
-            raise _DeadlinePassed
+            raise DeadlinePassed
 
 
-class StreamResponse:
-    """An answer whose body is read chunk by chunk, each wait limited by the stall timeout."""
+class ChunkedBody:
+    """What the streamed answers of both backends share: the start of the body of an error
+    answer, and draining the rest of a body. A backend's answer reads one chunk in
+    `next_chunk` (each wait limited by the stall timeout; failures as `TransportFailure`)."""
 
-    __slots__ = ("_chunks", "_response", "_stall_timeout", "retry_after", "server", "status")
-
-    def __init__(self, response: httpx.Response, stall_timeout: float | None) -> None:
-        self._response = response
-        self._stall_timeout = stall_timeout
-        self._chunks = response.iter_bytes()
-        self.status = response.status_code
-        self.server, self.retry_after = _headers(response)
+    __slots__ = ()
 
     def next_chunk(self) -> bytes | None:
         """The next chunk of the body, None at its end; a stall or a broken connection raises."""
-        try:
-            return next(self._chunks, None)
-        except (httpx.HTTPError, httpx.StreamError) as error:
-            failure = _failure(
-                error, before_response=False, seconds=self._stall_timeout, stream=True
-            )
-        raise failure  # outside the except block: no httpx exception as its context
+        raise NotImplementedError
 
     def read_body(self, limit: int = ERROR_BODY_LIMIT) -> bytes:
         """Up to `limit` bytes of the body (for the text of an error answer)."""
@@ -113,12 +108,98 @@ class StreamResponse:
         """
         until = time.monotonic() + grace
         try:
-            for _ in self._chunks:
+            while self.next_chunk() is not None:
                 if time.monotonic() > until:
                     return False
-        except (httpx.HTTPError, httpx.StreamError):
+        except TransportFailure:
             return False
         return True
+
+
+class StreamAnswer(Protocol):
+    """A streamed answer, whatever the backend: status, headers, the body chunk by chunk, and
+    `interrupt()` for another thread to end a read blocked on it."""
+
+    status: int
+    server: str | None
+    retry_after: str | None
+
+    def next_chunk(self) -> bytes | None: ...
+
+    def read_body(self, limit: int = ERROR_BODY_LIMIT) -> bytes: ...
+
+    def drain(self, grace: float) -> bool: ...
+
+    def interrupt(self) -> None: ...
+
+
+class Backend(Protocol):
+    """What the blocking client needs of a transport: one-shot requests, streams, and closing.
+
+    Two implement it, `Transport` (httpx) and `Urllib3Transport`; both raise only
+    `TransportFailure`, with the same kinds for the same events.
+    """
+
+    def send(self, request: Request, headers: dict[str, str]) -> Response: ...
+
+    def stream(
+        self, request: Request, headers: dict[str, str]
+    ) -> AbstractContextManager[StreamAnswer]: ...
+
+    def close(self) -> None: ...
+
+
+def open_transport(
+    base_url: str,
+    *,
+    http_client: httpx.Client | None,
+    timeout: float | None,
+    stall_timeout: float | None,
+    connect_timeout: float | None,
+    transport: httpx.BaseTransport | None = None,
+) -> Backend:
+    """The backend for a blocking client: httpx when given an httpx client or transport, else
+    the client's own pool on urllib3 (measured faster per request: docs/performance.md)."""
+    if http_client is None and transport is None:
+        from eventsourcingdb.sync._transport_urllib3 import Urllib3Transport
+
+        return Urllib3Transport(
+            base_url,
+            timeout=timeout,
+            stall_timeout=stall_timeout,
+            connect_timeout=connect_timeout,
+        )
+    return Transport(
+        base_url,
+        http_client=http_client,
+        timeout=timeout,
+        stall_timeout=stall_timeout,
+        connect_timeout=connect_timeout,
+        transport=transport,
+    )
+
+
+class StreamResponse(ChunkedBody):
+    """An answer whose body is read chunk by chunk, each wait limited by the stall timeout."""
+
+    __slots__ = ("_chunks", "_response", "_stall_timeout", "retry_after", "server", "status")
+
+    def __init__(self, response: httpx.Response, stall_timeout: float | None) -> None:
+        self._response = response
+        self._stall_timeout = stall_timeout
+        self._chunks = response.iter_bytes()
+        self.status = response.status_code
+        self.server, self.retry_after = _headers(response)
+
+    def next_chunk(self) -> bytes | None:
+        """The next chunk of the body, None at its end; a stall or a broken connection raises."""
+        try:
+            return next(self._chunks, None)
+        except (httpx.HTTPError, httpx.StreamError) as error:
+            failure = _failure(
+                error, before_response=False, seconds=self._stall_timeout, stream=True
+            )
+        raise failure  # outside the except block: no httpx exception as its context
 
     def interrupt(self) -> None:
         """From another thread: end a read blocked on this answer (it then fails at once)."""
@@ -143,7 +224,8 @@ class StreamResponse:
 
 
 class Transport:
-    """Sends requests through an httpx `Client`, created on first use unless one is given.
+    """Sends requests through an httpx `Client`, created on first use unless one is given (the
+    client then sends through the given httpx transport, or httpx's own socket pool).
 
     A given client stays the caller's (it is not closed here); the timeouts apply per request to
     it as well.
@@ -228,9 +310,9 @@ class Transport:
             extensions=None if trace is None else {"trace": trace},
         )
 
-    def _deadline(self) -> tuple[_Deadline, Trace | None]:
+    def _deadline(self) -> tuple[Deadline, Trace | None]:
         """The deadline of a one-shot request, and the trace hook that starts it on connection."""
-        deadline = _Deadline(self._timeout, start_now=not self._traced)
+        deadline = Deadline(self._timeout, start_now=not self._traced)
         if self._timeout is None:
             return deadline, None
         started = False
@@ -274,14 +356,8 @@ class Transport:
                     deadline.check()
             finally:
                 response.close()
-        except _DeadlinePassed:
-            limit = self._timeout if self._timeout is not None else 0.0
-            failure = TransportFailure(
-                FailureKind.TIMEOUT,
-                f"no complete answer within {limit:g} seconds",
-                before_response=not answered,
-                seconds=self._timeout,
-            )
+        except DeadlinePassed:
+            failure = deadline_failure(self._timeout, answered=answered)
         except (httpx.HTTPError, httpx.StreamError) as error:
             failure = self._failure(
                 error, before_response=not answered, seconds=self._timeout, stream=False
@@ -322,4 +398,13 @@ class Transport:
             client.close()
 
 
-__all__ = ["StreamResponse", "Transport"]
+__all__ = [
+    "Backend",
+    "ChunkedBody",
+    "Deadline",
+    "DeadlinePassed",
+    "StreamAnswer",
+    "StreamResponse",
+    "Transport",
+    "open_transport",
+]

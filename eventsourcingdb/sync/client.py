@@ -44,7 +44,7 @@ from eventsourcingdb.event_type import EventType
 from eventsourcingdb.options import ObserveEventsOptions, ReadEventsOptions, ReadSubjectsOptions
 from eventsourcingdb.preconditions import Precondition
 from eventsourcingdb.sync._streams import Interrupt, Stream, register
-from eventsourcingdb.sync._transport import Transport
+from eventsourcingdb.sync._transport import open_transport
 from eventsourcingdb.telemetry import Instrumentation, Telemetry
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ class Client:
             "telemetry": telemetry,
         }
         """The settings an async client of the same server takes (see `_async_twin`)."""
-        self._transport = Transport(
+        self._transport = open_transport(
             self._base_url,
             http_client=http_client,
             timeout=self._timeout,

@@ -5,10 +5,12 @@ of its transport:
 * `httpx`: the async client is given an httpx client (the fake's mock transport, the emulator's
   in-process transport);
 * `aiohttp`: the async client's own connection pool, on a loopback socket;
-* `sync`: the blocking `eventsourcingdb.sync.Client` with its own pool (httpx), on a loopback
-  socket, behind an async face (`tests/twins.py`).
+* `sync`: the blocking `eventsourcingdb.sync.Client` with its own pool (urllib3), on a loopback
+  socket, behind an async face (`tests/twins.py`);
+* `sync-httpx`: the blocking client over httpx: given an httpx transport to the fake on its
+  loopback socket, or the emulator's in-process transport.
 
-`backend` is parametrised here (and `twin` follows from it): all three, or only the async ones
+`backend` is parametrised here (and `twin` follows from it): all four, or only the async ones
 for a test marked `@pytest.mark.twins("async", reason=...)`.
 """
 
@@ -28,9 +30,17 @@ from eventsourcingdb.sync import Client as SyncClient
 from tests.client.client_fakes import BASE_URL, TOKEN, FakeServer
 from tests.twins import SyncBridge, Twin, as_async, in_thread, new_client
 
-Backend = Literal["httpx", "aiohttp", "sync"]
+Backend = Literal["httpx", "aiohttp", "sync", "sync-httpx"]
 Connect = Callable[..., contextlib.AbstractAsyncContextManager[Client]]
-_BACKENDS: dict[Twin, list[Backend]] = {Twin.ASYNC: ["httpx", "aiohttp"], Twin.SYNC: ["sync"]}
+_BACKENDS: dict[Twin, list[Backend]] = {
+    Twin.ASYNC: ["httpx", "aiohttp"],
+    Twin.SYNC: ["sync", "sync-httpx"],
+}
+
+
+def in_process(backend: Backend) -> bool:
+    """Whether `backend` reaches the emulator in process (through httpx), not on a socket."""
+    return backend in ("httpx", "sync-httpx")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -46,7 +56,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture
 def twin(backend: Backend) -> Twin:
     """The twin of the client under test."""
-    return Twin.SYNC if backend == "sync" else Twin.ASYNC
+    return Twin.SYNC if backend.startswith("sync") else Twin.ASYNC
 
 
 def refused_url() -> str:
@@ -66,11 +76,13 @@ def connect(backend: Backend) -> Connect:
     async def open_client(
         fake: FakeServer | None, token: str = TOKEN, **options: Any
     ) -> AsyncIterator[Client]:
-        if backend == "sync":
+        if backend.startswith("sync"):
             async with contextlib.AsyncExitStack() as stack:
                 url = (
                     refused_url() if fake is None else await stack.enter_async_context(fake.serve())
                 )
+                if backend == "sync-httpx":
+                    options["transport"] = httpx.HTTPTransport()
                 blocking = SyncClient(url, token, **options)
                 stack.push_async_callback(in_thread, blocking.close)
                 yield as_async(blocking)
@@ -143,9 +155,9 @@ async def mock_client(fake: FakeServer, connect: Connect) -> AsyncIterator[Clien
 @pytest.fixture(params=["v2", "v1-only"])
 def emulator(request: pytest.FixtureRequest, backend: Backend) -> Iterator[Any]:
     """The emulator, speaking both APIs or only v1, with a signing key: in process for the
-    httpx backend, on a loopback socket for the others."""
+    httpx backends, on a loopback socket for the others."""
     emulator_module = pytest.importorskip("eventsourcingdb.emulator")
-    instance = emulator_module.Emulator(in_process=backend == "httpx").with_signing_key()
+    instance = emulator_module.Emulator(in_process=in_process(backend)).with_signing_key()
     if request.param == "v1-only":
         instance = instance.with_api_versions(1)
     instance.start()

@@ -39,7 +39,7 @@ from eventsourcingdb import (
     SchemaViolationError,
 )
 from eventsourcingdb.emulator import Emulator
-from tests.client.conftest import Backend
+from tests.client.conftest import Backend, in_process
 from tests.twins import Twin, new_client, server_client
 
 SOURCE = "https://library.eventsourcingdb.io"
@@ -380,7 +380,7 @@ async def test_observe_waits_for_a_missing_event(library: Client) -> None:
 
 
 async def test_heartbeats_keep_a_quiet_observation_alive(backend: Backend, twin: Twin) -> None:
-    emulator = Emulator(in_process=backend == "httpx").with_heartbeat_interval(0.05).start()
+    emulator = Emulator(in_process=in_process(backend)).with_heartbeat_interval(0.05).start()
     try:
         async with server_client(twin, emulator, stall_timeout=0.3) as client:
             events = client.observe_events("/")
@@ -419,7 +419,7 @@ async def test_over_a_socket(versions: tuple[int, ...], twin: Twin) -> None:
 
 async def test_hash_v2_events_verify(emulator: Emulator, backend: Backend, twin: Twin) -> None:
     emulator.stop()
-    v2 = Emulator(in_process=backend == "httpx").with_hash_version(2).with_signing_key().start()
+    v2 = Emulator(in_process=in_process(backend)).with_hash_version(2).with_signing_key().start()
     try:
         async with server_client(twin, v2) as client:
             written = await client.write_events(

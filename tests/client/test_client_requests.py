@@ -721,10 +721,12 @@ async def test_base_urls_with_a_slash_or_a_path_prefix(
         ):
             await client.ping()
     else:
-        twin = Twin.SYNC if backend == "sync" else Twin.ASYNC
+        twin = Twin.SYNC if backend.startswith("sync") else Twin.ASYNC
+        settings = {"transport": httpx.HTTPTransport()} if backend == "sync-httpx" else {}
+        prefixed = base_url.removeprefix("http://esdb.test")
         async with (
             fake.serve() as url,
-            new_client(twin, url + base_url.removeprefix("http://esdb.test"), TOKEN) as client,
+            new_client(twin, url + prefixed, TOKEN, **settings) as client,
         ):
             await client.ping()
     assert fake.paths() == [expected]

@@ -28,8 +28,9 @@ from eventsourcingdb import (
 )
 from eventsourcingdb._transport_aiohttp import AiohttpTransport
 from eventsourcingdb.emulator import Emulator
-from tests.client.conftest import Backend
-from tests.twins import AsyncStream, Twin, new_client, server_client
+from eventsourcingdb.sync._transport_urllib3 import Urllib3Transport
+from tests.client.conftest import Backend, in_process
+from tests.twins import AsyncStream, Twin, blocking, new_client, server_client
 
 SOURCE = "https://library.eventsourcingdb.io"
 ACQUIRED = "io.eventsourcingdb.library.book-acquired"
@@ -46,7 +47,7 @@ ASYNCIO_TASKS = "asyncio's task semantics of the async stream (the blocking one'
 async def client(backend: Backend, twin: Twin) -> AsyncIterator[Client]:
     """A client of the emulator (in process over httpx, or on a socket), with two events on
     /books/42."""
-    emulator = Emulator(in_process=backend == "httpx").start()
+    emulator = Emulator(in_process=in_process(backend)).start()
     try:
         async with server_client(twin, emulator) as esdb:
             await esdb.write_events([book(), book()])
@@ -212,7 +213,7 @@ async def test_a_timeout_around_the_loop_still_fires(client: Client) -> None:
 async def test_an_observation_outlives_the_client_timeout_while_heartbeats_flow(
     backend: Backend, twin: Twin
 ) -> None:
-    emulator = Emulator(in_process=backend == "httpx").with_heartbeat_interval(0.1).start()
+    emulator = Emulator(in_process=in_process(backend)).with_heartbeat_interval(0.1).start()
     try:
         async with server_client(twin, emulator, timeout=0.5, stall_timeout=1.0) as esdb:
             stream = esdb.observe_events("/", ObserveEventsOptions(recursive=True))
@@ -262,12 +263,23 @@ async def one_connection(
 ) -> AsyncIterator[tuple[Client, Busy]]:
     """A client whose pool has a single connection: a stream that keeps it blocks every call.
 
-    httpx (and the blocking twin): an injected client with one connection; aiohttp: the client's
-    own pool, made one connection small (the public API always has 100)."""
+    httpx (both twins): an injected client with one connection; aiohttp and urllib3: the
+    client's own pool, made one connection small (the public API always has 100)."""
     socket_emulator.reset()
     url, token = socket_emulator.get_base_url(), socket_emulator.get_api_token()
     async with contextlib.AsyncExitStack() as stack:
         if backend == "sync":
+            esdb = await stack.enter_async_context(new_client(Twin.SYNC, url, token, timeout=1.0))
+            own = Urllib3Transport(
+                url, timeout=1.0, stall_timeout=30.0, connect_timeout=10.0, pool_size=1
+            )
+            blocking(esdb)._transport = own
+            stack.callback(own.close)
+
+            def busy() -> int:
+                return own.busy_connections
+
+        elif backend == "sync-httpx":
             blocking_http = stack.enter_context(
                 httpx.Client(limits=httpx.Limits(max_connections=1))
             )

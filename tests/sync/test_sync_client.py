@@ -23,6 +23,7 @@ from eventsourcingdb import (
     AsyncMismatchError,
     AuthenticationError,
     Client,
+    ClientClosedError,
     ObserveEventsOptions,
     ReadEventsOptions,
     StreamStalledError,
@@ -30,6 +31,8 @@ from eventsourcingdb import (
 )
 from eventsourcingdb.emulator import Emulator
 from eventsourcingdb.sync import Client as SyncClient
+from eventsourcingdb.sync._transport import Transport
+from eventsourcingdb.sync._transport_urllib3 import Urllib3Transport
 
 SOURCE = "https://library.eventsourcingdb.io"
 ACQUIRED = "io.eventsourcingdb.library.book-acquired"
@@ -41,8 +44,25 @@ def book(subject: str = "/books/42") -> dict[str, Any]:
 
 @pytest.fixture(params=["in-process", "socket"])
 def emulator(request: pytest.FixtureRequest) -> Iterator[Emulator]:
+    """The emulator in process (the blocking client sends through httpx and the emulator's
+    transport) or on a socket (through the client's own pool, on urllib3)."""
     with Emulator(in_process=request.param == "in-process") as server:
         yield server
+
+
+@pytest.fixture(params=["urllib3", "httpx"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """How a blocking client on a socket sends: its own pool (urllib3), or httpx."""
+    name: str = request.param
+    return name
+
+
+def socket_client(backend: str, base_url: str, api_token: str, **settings: Any) -> SyncClient:
+    """A blocking client of the server at `base_url` through `backend` (for httpx: an httpx
+    transport of the client's own httpx client)."""
+    if backend == "httpx":
+        settings["transport"] = httpx.HTTPTransport()
+    return SyncClient(base_url, api_token, **settings)
 
 
 @pytest.fixture
@@ -171,63 +191,81 @@ def socket_emulator() -> Iterator[Emulator]:
         yield server
 
 
-def busy_connections(http: httpx.Client) -> int:
+Busy = Callable[[], int]
+"""How many connections of a client's pool are in use."""
+
+
+def httpx_busy(http: httpx.Client) -> Busy:
     transport: Any = http._transport
-    return sum(1 for connection in transport._pool.connections if not connection.is_idle())
+    return lambda: sum(1 for connection in transport._pool.connections if not connection.is_idle())
 
 
 @pytest.fixture
-def one_connection(socket_emulator: Emulator) -> Iterator[tuple[SyncClient, httpx.Client]]:
+def one_connection(socket_emulator: Emulator, backend: str) -> Iterator[tuple[SyncClient, Busy]]:
+    """A blocking client whose pool has a single connection: an injected httpx client with one,
+    or the client's own pool made one connection small (the public API always has 100)."""
     socket_emulator.reset()
-    with (
-        httpx.Client(limits=httpx.Limits(max_connections=1)) as http,
-        socket_emulator.get_sync_client(http_client=http, timeout=1.0) as esdb,
-    ):
+    url = socket_emulator.get_base_url()
+    with contextlib.ExitStack() as stack:
+        if backend == "httpx":
+            http = stack.enter_context(httpx.Client(limits=httpx.Limits(max_connections=1)))
+            esdb = stack.enter_context(
+                socket_emulator.get_sync_client(http_client=http, timeout=1.0)
+            )
+            busy = httpx_busy(http)
+        else:
+            esdb = stack.enter_context(socket_emulator.get_sync_client(timeout=1.0))
+            own = Urllib3Transport(
+                url, timeout=1.0, stall_timeout=30.0, connect_timeout=10.0, pool_size=1
+            )
+            esdb._transport = own
+            stack.callback(own.close)
+            busy = lambda: own.busy_connections  # noqa: E731
         esdb.write_events([book(), book()])
-        yield esdb, http
+        yield esdb, busy
 
 
 def test_break_and_closing_release_the_connection(
-    one_connection: tuple[SyncClient, httpx.Client],
+    one_connection: tuple[SyncClient, Busy],
 ) -> None:
-    esdb, http = one_connection
+    esdb, busy = one_connection
     for _ in range(3):
         for _event in esdb.observe_events("/books/42"):
-            assert busy_connections(http) == 1
+            assert busy() == 1
             break
-        assert busy_connections(http) == 0, "the generator is finalised when the loop drops it"
+        assert busy() == 0, "the generator is finalised when the loop drops it"
         with contextlib.closing(esdb.observe_events("/books/42")) as events:
             next(events)
-        assert busy_connections(http) == 0
+        assert busy() == 0
 
 
 def test_close_releases_the_connection_before_it_returns(
-    one_connection: tuple[SyncClient, httpx.Client],
+    one_connection: tuple[SyncClient, Busy],
 ) -> None:
-    esdb, http = one_connection
+    esdb, busy = one_connection
     for name, make in streams(esdb).items():
         stream = make()
         next(stream)
         held = [stream]  # keep it referenced: only close() may release it here
         stream.close()
-        assert busy_connections(http) == 0, name
+        assert busy() == 0, name
         del held
 
 
 def test_close_from_another_thread_releases_the_socket_at_once(
-    one_connection: tuple[SyncClient, httpx.Client],
+    one_connection: tuple[SyncClient, Busy],
 ) -> None:
-    esdb, http = one_connection
+    esdb, busy = one_connection
     for _ in range(3):
         stream = esdb.observe_events("/books/42")
         consumer = Consumer(stream)
         consumer.start()
         until(lambda consumer=consumer: len(consumer.seen) == 2 and consumer.waits_in_stream())  # type: ignore[misc]
-        assert busy_connections(http) == 1
+        assert busy() == 1
         started = time.monotonic()
         stream.close()
         assert time.monotonic() - started < 0.5, "the blocked read is interrupted, not awaited"
-        assert busy_connections(http) == 0
+        assert busy() == 0
         consumer.join(5)
         assert consumer.ended, consumer.error
     assert [e.event_id for e in esdb.read_events("/books/42")] == ["0", "1"]
@@ -294,11 +332,11 @@ def silent() -> Iterator[Callable[[list[bytes], float], SilentServer]]:
 
 
 def test_a_stream_without_a_byte_stalls_on_a_real_socket(
-    silent: Callable[[list[bytes], float], SilentServer],
+    silent: Callable[[list[bytes], float], SilentServer], backend: str
 ) -> None:
     server = silent([], 0.0)
-    with SyncClient(
-        f"http://127.0.0.1:{server.port}", "secret", api_version=1, stall_timeout=0.3
+    with socket_client(
+        backend, f"http://127.0.0.1:{server.port}", "secret", api_version=1, stall_timeout=0.3
     ) as esdb:
         started = time.monotonic()
         with pytest.raises(StreamStalledError, match=r"no byte arrived for 0\.3 seconds"):
@@ -307,11 +345,11 @@ def test_a_stream_without_a_byte_stalls_on_a_real_socket(
 
 
 def test_a_trickling_one_shot_answer_ends_at_the_deadline(
-    silent: Callable[[list[bytes], float], SilentServer],
+    silent: Callable[[list[bytes], float], SilentServer], backend: str
 ) -> None:
     server = silent([b" "] * 100, 0.1)
-    with SyncClient(
-        f"http://127.0.0.1:{server.port}", "secret", api_version=2, timeout=0.5
+    with socket_client(
+        backend, f"http://127.0.0.1:{server.port}", "secret", api_version=2, timeout=0.5
     ) as esdb:
         started = time.monotonic()
         with pytest.raises(TransportError, match=r"did not answer within 0\.5 seconds"):
@@ -346,9 +384,32 @@ def test_every_server_handle_hands_out_blocking_clients(emulator: Emulator) -> N
             esdb.verify_api_token()
 
 
-def test_an_owned_httpx_client_is_created_lazily_and_closed(socket_emulator: Emulator) -> None:
+def test_an_owned_connection_pool_is_created_lazily_and_closed(socket_emulator: Emulator) -> None:
     client = socket_emulator.get_sync_client()
+    transport = client._transport
+    assert isinstance(transport, Urllib3Transport)
+    assert transport._pool is None
+    client.ping()
+    client.ping()
+    pool = transport._pool
+    assert pool is not None
+    assert pool.num_connections == 1, "the connection is kept alive and reused"
+    client.close()
+    assert pool.pool is None, "closed"
+    with pytest.raises(ClientClosedError):
+        client.ping()
+
+
+def test_an_owned_httpx_client_over_a_given_transport_is_created_lazily_and_closed(
+    socket_emulator: Emulator,
+) -> None:
+    client = SyncClient(
+        socket_emulator.get_base_url(),
+        socket_emulator.get_api_token(),
+        transport=httpx.HTTPTransport(),
+    )
     transport: Any = client._transport
+    assert isinstance(transport, Transport)
     assert transport._client is None
     client.ping()
     http = transport._client

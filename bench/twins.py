@@ -210,7 +210,7 @@ def run_sync(settings: Settings) -> list[Measurement]:
             Measurement(
                 id="sync.read",
                 group="sync",
-                title=f"read_events, {count:,} events, one subject: async, blocking, plain http.client",
+                title=f"read_events, {count:,} events: async, blocking, plain http.client",
                 unit="events/s",
                 higher_is_better=True,
                 samples=_reads(group, settings, base_url, count),

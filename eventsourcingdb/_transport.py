@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -182,6 +183,89 @@ class StallWatch:
     def stop(self) -> None:
         """Disarm for good."""
         self._waiting = False
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+
+class Limit:
+    """One request's place in `Deadlines`: its task, when it runs out, whether it did."""
+
+    __slots__ = ("cancelling", "deadline", "done", "expired", "task")
+
+    def __init__(self, task: asyncio.Task[object], deadline: float) -> None:
+        self.task = task
+        self.deadline = deadline
+        self.cancelling = task.cancelling()
+        self.done = False
+        self.expired = False
+
+
+_COMPACT_AT: Final = 64
+"""Finished limits kept behind a slow one before the queue is cleaned out (amortised)."""
+
+
+class Deadlines:
+    """The deadlines of one pool's requests, each `seconds` after it starts: what
+    `asyncio.timeout` does per request, with one timer for all of them.
+
+    All limits have the same length, so they run out in the order they start: one timer, armed
+    for the oldest unfinished one and re-armed lazily when it fires, serves them all, and
+    starting or finishing a request costs no timer of its own. An expired limit cancels its
+    task; `finish` tells whether that cancellation was the limit's (then it is taken back and
+    the caller reports a timeout), as `asyncio.timeout` turns it into `TimeoutError`.
+    """
+
+    __slots__ = ("_handle", "_live", "_loop", "_pending", "_seconds")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
+        self._loop = loop
+        self._seconds = seconds
+        self._pending: deque[Limit] = deque()
+        self._live = 0
+        self._handle: asyncio.TimerHandle | None = None
+
+    def start(self) -> Limit:
+        """The limit of the running task's request, from now on."""
+        task = asyncio.current_task(self._loop)
+        assert task is not None, "a request runs in a task"
+        limit = Limit(task, self._loop.time() + self._seconds)
+        pending = self._pending
+        while pending and pending[0].done:
+            pending.popleft()
+        if len(pending) > _COMPACT_AT and len(pending) > 2 * self._live:
+            pending = self._pending = deque(item for item in pending if not item.done)
+        pending.append(limit)
+        self._live += 1
+        if self._handle is None:
+            self._handle = self._loop.call_at(limit.deadline, self._expire)
+        return limit
+
+    def finish(self, limit: Limit) -> bool:
+        """The request is over; True if its limit ran out and cancelled it (that cancellation is
+        then taken back, and the caller raises its timeout instead)."""
+        limit.done = True
+        self._live -= 1
+        return limit.expired and limit.task.uncancel() <= limit.cancelling
+
+    def _expire(self) -> None:
+        self._handle = None
+        pending = self._pending
+        now = self._loop.time()
+        while pending:
+            limit = pending[0]
+            if limit.done:
+                pending.popleft()
+            elif limit.deadline <= now:
+                pending.popleft()
+                limit.expired = True
+                limit.task.cancel()
+            else:
+                self._handle = self._loop.call_at(limit.deadline, self._expire)
+                return
+
+    def close(self) -> None:
+        """Disarm the timer (the pool is closed)."""
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None

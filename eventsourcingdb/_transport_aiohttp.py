@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from eventsourcingdb._network import proxy_for, ssl_context
 from eventsourcingdb._protocol.errors import FailureKind, TransportCause, TransportFailure
@@ -26,6 +26,8 @@ from eventsourcingdb._protocol.requests import Request
 from eventsourcingdb._transport import (
     POOL_LIMITS,
     ChunkedBody,
+    Deadlines,
+    Limit,
     LoopPool,
     Response,
     StallWatch,
@@ -183,6 +185,28 @@ class _Streaming(AbstractAsyncContextManager["AiohttpStream"]):
             await answer.aclose()
 
 
+class _Pool(NamedTuple):
+    """What a transport holds per event loop: the session, the connection slots, and the
+    deadlines of one-shot requests (`timeout`) and of streams' answers (`stall_timeout`)."""
+
+    session: aiohttp.ClientSession
+    slots: asyncio.Semaphore
+    deadlines: Deadlines | None
+    stall_deadlines: Deadlines | None
+
+
+async def _close_pool(pool: _Pool) -> None:
+    for deadlines in (pool.deadlines, pool.stall_deadlines):
+        if deadlines is not None:
+            deadlines.close()
+    await pool.session.close()
+
+
+def _finish(deadlines: Deadlines | None, limit: Limit | None) -> bool:
+    """`deadlines.finish(limit)` unless there is no limit (or it was finished already)."""
+    return deadlines is not None and limit is not None and deadlines.finish(limit)
+
+
 class AiohttpTransport:
     """Sends requests through an aiohttp session of its own, created on first use."""
 
@@ -200,10 +224,8 @@ class AiohttpTransport:
         self._stall_timeout = stall_timeout
         self._connect_timeout = connect_timeout
         self._pool_size = pool_size
-        self._pools: LoopPool[tuple[aiohttp.ClientSession, asyncio.Semaphore]] = LoopPool(
-            self._open_pool, lambda pool: pool[0].close()
-        )
-        """The session and the connection slots of the running event loop."""
+        self._pools: LoopPool[_Pool] = LoopPool(self._open_pool, _close_pool)
+        """The session, the connection slots and the deadlines of the running event loop."""
         self._proxy: str | None = None
         self._urls: dict[str, URL] = {}
 
@@ -211,9 +233,9 @@ class AiohttpTransport:
     def busy_connections(self) -> int:
         """How many connections of the pool requests and open streams hold right now."""
         pool = self._pools.current
-        return 0 if pool is None else self._pool_size - pool[1]._value
+        return 0 if pool is None else self._pool_size - pool.slots._value
 
-    def _open_pool(self) -> tuple[aiohttp.ClientSession, asyncio.Semaphore]:
+    def _open_pool(self) -> _Pool:
         import aiohttp
 
         https = self._base_url.startswith("https:")
@@ -231,10 +253,13 @@ class AiohttpTransport:
             skip_auto_headers=("Content-Type",),  # only requests with a body have one
         )
         self._proxy = proxy_for(self._base_url)
-        return session, asyncio.Semaphore(self._pool_size)
-
-    async def _http(self) -> tuple[aiohttp.ClientSession, asyncio.Semaphore]:
-        return self._pools.ready() or await self._pools.get()
+        loop = asyncio.get_running_loop()
+        return _Pool(
+            session,
+            asyncio.Semaphore(self._pool_size),
+            None if self._timeout is None else Deadlines(loop, self._timeout),
+            None if self._stall_timeout is None else Deadlines(loop, self._stall_timeout),
+        )
 
     def _url(self, path: str) -> URL:
         """The URL of `path`, parsed once (aiohttp would parse the string on every request)."""
@@ -265,35 +290,41 @@ class AiohttpTransport:
         the moment the request holds a connection)."""
         import aiohttp
 
-        session, slots = await self._http()
+        pool = self._pools.ready() or await self._pools.get()
+        slots, deadlines = pool.slots, pool.deadlines
         await self._hold_connection(slots)
         answered = False
+        limit: Limit | None = None if deadlines is None else deadlines.start()
         try:
-            async with asyncio.timeout(self._timeout):
-                async with session.request(
-                    request.method,
-                    self._url(request.path),
-                    data=request.body,
-                    headers=headers,
-                    allow_redirects=False,
-                    proxy=self._proxy,
-                ) as response:
-                    answered = True
-                    body = await response.read()
-                    response_headers = response.headers
-                    return Response(
-                        response.status,
-                        response_headers.get("Server"),
-                        response_headers.get("Retry-After"),
-                        body,
-                    )
+            async with pool.session.request(
+                request.method,
+                self._url(request.path),
+                data=request.body,
+                headers=headers,
+                allow_redirects=False,
+                proxy=self._proxy,
+            ) as response:
+                answered = True
+                body = await response.read()
+                response_headers = response.headers
+                return Response(
+                    response.status,
+                    response_headers.get("Server"),
+                    response_headers.get("Retry-After"),
+                    body,
+                )
         except aiohttp.ClientError as error:
             failure = _failure(
                 error, before_response=not answered, seconds=self._timeout, stream=False
             )
-        except TimeoutError:
+        except asyncio.CancelledError:
+            expired = _finish(deadlines, limit)
+            limit = None
+            if not expired:
+                raise
             failure = deadline_failure(self._timeout, answered=answered)
         finally:
+            _finish(deadlines, limit)
             slots.release()
         raise failure  # outside the except blocks: no aiohttp exception as its context
 
@@ -309,34 +340,41 @@ class AiohttpTransport:
         """The answer of `request`, its connection slot held (`_Streaming` gives it back)."""
         import aiohttp
 
-        session, slots = await self._http()
+        pool = self._pools.ready() or await self._pools.get()
+        slots, deadlines = pool.slots, pool.stall_deadlines
         await self._hold_connection(slots)
         failure: TransportFailure | None = None
+        limit: Limit | None = None if deadlines is None else deadlines.start()
         try:
-            async with asyncio.timeout(self._stall_timeout):
-                response = await session.request(
-                    request.method,
-                    self._url(request.path),
-                    data=request.body,
-                    headers=headers,
-                    allow_redirects=False,
-                    proxy=self._proxy,
-                )
+            response = await pool.session.request(
+                request.method,
+                self._url(request.path),
+                data=request.body,
+                headers=headers,
+                allow_redirects=False,
+                proxy=self._proxy,
+            )
         except aiohttp.ClientError as error:
             failure = _failure(
                 error, before_response=True, seconds=self._stall_timeout, stream=True
             )
-        except TimeoutError:
-            limit = self._stall_timeout if self._stall_timeout is not None else 0.0
+        except asyncio.CancelledError:
+            expired = _finish(deadlines, limit)
+            limit = None
+            if not expired:
+                slots.release()
+                raise
             failure = TransportFailure(
                 FailureKind.STALLED,
-                f"no answer within {limit:g} seconds",
+                f"no answer within {self._stall_timeout:g} seconds",
                 before_response=True,
                 seconds=self._stall_timeout,
             )
         except BaseException:
+            _finish(deadlines, limit)
             slots.release()
             raise
+        _finish(deadlines, limit)
         if failure is not None:
             slots.release()
             raise failure  # outside the except blocks: no aiohttp exception as its context

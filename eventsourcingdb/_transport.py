@@ -26,8 +26,7 @@ import logging
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
-from typing import Any, Final, Generic, Protocol, TypeVar
+from typing import Any, Final, Generic, NamedTuple, Protocol, TypeVar
 
 import httpx
 
@@ -47,9 +46,9 @@ POOL_LIMITS: Final = httpx.Limits(max_connections=100, max_keepalive_connections
 most 100 connections at once, each open stream holding one."""
 
 
-@dataclass(frozen=True, slots=True)
-class Response:
-    """A complete answer: status, the headers the protocol looks at, and the body."""
+class Response(NamedTuple):
+    """A complete answer: status, the headers the protocol looks at, and the body (a named
+    tuple: one is made per request, and a tuple is the cheapest immutable value to make)."""
 
     status: int
     server: str | None

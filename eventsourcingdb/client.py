@@ -171,7 +171,7 @@ class Client:
 
     async def _send(self, request: Request) -> Response:
         attempt = 0
-        waits = RateLimitWaits(self._timeout)
+        waits: RateLimitWaits | None = None
         while True:
             self._check_open()
             try:
@@ -182,7 +182,11 @@ class Client:
                 )
                 attempt += 1
                 continue
-            _log.debug("%s -> %d", request.target, response.status)
+            _log.debug("%s %s -> %d", request.method, request.path, response.status)
+            if response.status != 429:  # the usual case: no rate limit to count waits against
+                return response
+            if waits is None:
+                waits = RateLimitWaits(self._timeout)
             delay = waits.after(request, response.status, response.retry_after)
             if delay is None:
                 return response

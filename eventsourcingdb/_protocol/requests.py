@@ -96,6 +96,8 @@ class Request:
 
 _PLAIN_SCALARS: Final = frozenset((str, int, bool, type(None)))
 _ORJSON_OPTIONS: Final = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+_STR_ONLY: Final = frozenset((str,))
+_FLAT_SCALARS: Final = frozenset((str, int, bool, type(None)))
 _MAX_PLAIN_DEPTH: Final = 200
 """Deeper values (or cycles) take `json`'s way, which reads up to the recursion limit."""
 
@@ -111,9 +113,12 @@ def _plain(value: Any, depth: int = 0) -> bool:
         return False
     kind = type(value)
     if kind is dict:
-        for key in value:
-            if type(key) is not str:
-                return False
+        if _STR_ONLY.issuperset(map(type, value)) and _FLAT_SCALARS.issuperset(
+            map(type, value.values())
+        ):
+            return True  # the usual data: str keys and values without floats, looked at in C
+        if not _STR_ONLY.issuperset(map(type, value)):
+            return False
         values = value.values()
     elif kind is list or kind is tuple:
         values = value

@@ -26,7 +26,7 @@ on_missing_handler=MissingHandler.IGNORE)`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self, dataclass_transform
 
@@ -251,6 +251,24 @@ class Aggregate:
             self._apply(data, event_id=event_id)
             self._since_snapshot += 1
         self._version = event_id
+
+    def _replay_all(self, batch: Sequence[tuple[BaseModel, str]]) -> None:
+        """Apply stored events, each `(data, event_id)`: `_replay` for each, in one loop that
+        finds a handler by the event's exact type first (how a load replays a chunk)."""
+        spec = type(self)._spec
+        if spec.snapshots is not None or not batch:
+            for data, event_id in batch:
+                self._replay(data, event_id=event_id)
+            return
+        handlers = spec.handlers
+        for data, event_id in batch:
+            handler = handlers.get(type(data))
+            if handler is None:
+                self._apply(data, event_id=event_id)  # a subclass, or no handler at all
+            else:
+                handler(self, data)
+        self._since_snapshot += len(batch)
+        self._version = batch[-1][1]
 
     def _saved(self, version: str, *, snapshot_written: bool) -> None:
         """Note a successful save: the new version, nothing pending, the snapshot count."""

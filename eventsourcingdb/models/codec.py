@@ -11,7 +11,7 @@ import copy
 import enum
 import json
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
@@ -60,6 +60,25 @@ class Verification(enum.StrEnum):
 
 def _qualified(cls: type[object]) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+_SAFE_SCALARS: Final = frozenset((str, float, bool, type(None)))
+"""Values of these exact types hold no integer."""
+
+
+def _has_unsafe_integer(value: object) -> bool:
+    """Whether `value` (event data as `dump_data` gives it) holds an integer the server would
+    round: the check every write makes, without the path `_find_unsafe_integer` builds."""
+    kind = type(value)
+    if kind in _SAFE_SCALARS:
+        return False
+    if kind is int:
+        return abs(cast(int, value)) > MAX_SAFE_INTEGER
+    if kind is dict:
+        return any(map(_has_unsafe_integer, cast(dict[str, object], value).values()))
+    if kind is list:
+        return any(map(_has_unsafe_integer, cast(list[object], value)))
+    return _find_unsafe_integer(value, "") is not None  # subclasses: the thorough way
 
 
 def _find_unsafe_integer(value: object, path: str) -> str | None:
@@ -121,7 +140,7 @@ def encode_event(
             current_type=current,
         )
     data = dump_data(event)
-    unsafe = _find_unsafe_integer(data, "data")
+    unsafe = _find_unsafe_integer(data, "data") if _has_unsafe_integer(data) else None
     if unsafe is not None:
         raise EventEncodingError(
             f"{unsafe} of a {declaration.model_name} event is an integer beyond ±2**53, which "

@@ -153,7 +153,7 @@ class Repository:
         if not tolerant:
             # unknown types raise and nothing is retired: every item is a `RecordedEvent`, and
             # without verification they come in batches (one step per batch, not per event)
-            replay = aggregate._replay
+            replay = aggregate._replay_all
             store = self._store
             if store._verification is Verification.NONE:
                 batches = store._replay_batches(aggregate.subject, options)
@@ -162,8 +162,7 @@ class Repository:
             with closing(batches) as decoded:
                 for batch in decoded:
                     replayed += len(batch)
-                    for data, event_id in batch:
-                        replay(data, event_id=event_id)
+                    replay(batch)
         else:
             stream = self._store.read(aggregate.subject, options, on_unknown=OnUnknown.YIELD_RAW)
             with closing(stream) as events:
@@ -375,7 +374,7 @@ class Repository:
             else:
                 aggregate = self.load(aggregate_type, subject)
             outcome = change(aggregate)
-            if inspect.isawaitable(outcome):
+            if outcome is not None and inspect.isawaitable(outcome):
                 raise _twins.awaitable_in_blocking_code(outcome, "change")
             self.save(aggregate)
             return aggregate

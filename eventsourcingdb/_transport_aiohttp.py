@@ -47,6 +47,10 @@ POOL_SIZE: Final = POOL_LIMITS.max_connections or 100
 KEEPALIVE_SECONDS: Final = 5.0
 """How long an idle connection is kept for reuse (httpx's default keep-alive expiry)."""
 
+_NO_BODY_HEADERS: Final = ("Content-Type",)
+"""What aiohttp must not add to a request without a body (one with a body names its type);
+given per request, since a session-wide setting costs every request a header merge."""
+
 READ_BUFFER: Final = 2**18
 """How much of a body aiohttp buffers before it stops reading the socket (flow control)."""
 
@@ -114,11 +118,29 @@ class AiohttpStream(ChunkedBody):
         self._slots: asyncio.Semaphore | None = slots
         self._content = response.content
         self._stall_timeout = stall_timeout
-        self._watch = StallWatch(stall_timeout) if stall_timeout is not None else None
+        self._watch: StallWatch | None = None
+        """Made at the first wait for the server (a short answer may never need one)."""
         self.status = response.status
         headers = response.headers
         self.server = headers.get("Server")
         self.retry_after = headers.get("Retry-After")
+
+    async def next_chunk(self) -> bytes | None:
+        """The next chunk of the body, None at its end: what has arrived already at once, else
+        after a wait limited by the stall timeout (`ChunkedBody.next_chunk`)."""
+        content = self._content
+        if content.exception() is None:
+            try:
+                chunk = content.read_nowait()
+            except RuntimeError:  # another task waits on the body: the wait below says so
+                chunk = b""
+            if chunk:
+                return chunk
+            if content.at_eof():
+                return None
+        if self._watch is None and self._stall_timeout is not None:
+            self._watch = StallWatch(self._stall_timeout)
+        return await super().next_chunk()
 
     async def _next_chunk(self) -> bytes | None:
         import aiohttp
@@ -250,7 +272,6 @@ class AiohttpTransport:
                 total=None, sock_connect=self._connect_timeout, sock_read=None
             ),
             read_bufsize=READ_BUFFER,
-            skip_auto_headers=("Content-Type",),  # only requests with a body have one
         )
         self._proxy = proxy_for(self._base_url)
         loop = asyncio.get_running_loop()
@@ -303,6 +324,7 @@ class AiohttpTransport:
                 headers=headers,
                 allow_redirects=False,
                 proxy=self._proxy,
+                skip_auto_headers=None if request.body is not None else _NO_BODY_HEADERS,
             ) as response:
                 answered = True
                 body = await response.read()
@@ -353,6 +375,7 @@ class AiohttpTransport:
                 headers=headers,
                 allow_redirects=False,
                 proxy=self._proxy,
+                skip_auto_headers=None if request.body is not None else _NO_BODY_HEADERS,
             )
         except aiohttp.ClientError as error:
             failure = _failure(

@@ -288,11 +288,12 @@ class Event:
             return cls._from_wire(exact, line, container)
         if not valid:
             _refuse(payload, ProtocolError)
-        event = _new(cls)
-        _set_payload(event, payload)
-        _set_time(event, time)
-        _set_raw(event, raw)
-        _set_raw_container(event, container)
+        event: Event = _new(_Unfrozen)  # plain slot stores, then the class it is
+        event._payload = payload
+        event._time = time
+        event._raw = raw
+        event._raw_container = container
+        event.__class__ = cls
         return event
 
     @classmethod
@@ -564,6 +565,17 @@ class _EventFields:
     trace_state: str | None = None
     signature: str | None = None
     time_text: str | None = None
+
+
+class _Unfrozen(Event):
+    """An `Event` being built: the same slots, set by plain assignments. `Event.__setattr__`
+    (which keeps events immutable) would make each store a call; without it, CPython stores into
+    a slot directly. `_from_wire` then turns the object into an `Event` by assigning
+    `__class__` (same layout), which costs less than four calls of the slots' setters."""
+
+    __slots__ = ()
+    __setattr__ = object.__setattr__
+    __delattr__ = object.__delattr__
 
 
 Event.__dataclass_fields__ = _EventFields.__dataclass_fields__

@@ -3,11 +3,12 @@
 Same methods, arguments, return values (iterators where the async client has async iterators),
 errors and behaviour, built the same way: each method prepares its call with
 `_protocol.calls` (validating every argument before any network traffic), makes sure the API
-version is known, and sends the request through the blocking transport on `httpx.Client`. There
-is no event loop and no background thread; only the waiting differs from the async client, and
+version is known, and sends the request through a blocking transport (`sync._transport`: its own
+pool on urllib3, or httpx for an injected httpx client or transport). There is no event loop and
+no background thread; only the waiting differs from the async client, and
 every decision between the waits is the shared one of `_shell` and `_protocol`.
 
-A client may be shared by threads (httpx's connection pool is thread-safe); a stream belongs to
+A client may be shared by threads (both connection pools are thread-safe); a stream belongs to
 the thread that iterates it, and any thread may close it.
 """
 
@@ -65,13 +66,13 @@ class Client:
     The settings are those of the async client: `timeout` limits one-shot requests (status and whole
     body, counted once the request has a connection), streams instead fail after `stall_timeout`
     seconds without a byte, `None` disables a limit, and neither counts the wait for a free
-    connection (the client's own pool has 100; a call that finds none free within `timeout`
-    seconds raises `TransportError` without sending anything). An injected `http_client` (an
-    `httpx.Client`) is used as is and stays open after `close()`. A `transport` (an
-    `httpx.BaseTransport`, such as `Emulator.sync_transport()`) is used by the client's own
-    connection pool. `api_version` fixes the API (1 or 2) instead of probing. `telemetry` says
-    how the client reports to OpenTelemetry (spans, trace context in written events, metrics;
-    see `eventsourcingdb.telemetry`).
+    connection (the client's own pool, on urllib3, has 100; a call that finds none free within
+    `timeout` seconds raises `TransportError` without sending anything). An injected
+    `http_client` (an `httpx.Client`) is used as is and stays open after `close()`. A `transport`
+    (an `httpx.BaseTransport`, such as `Emulator.sync_transport()`) is used through an
+    `httpx.Client` the client makes and closes. `api_version` fixes the API (1 or 2) instead of
+    probing. `telemetry` says how the client reports to OpenTelemetry (spans, trace context in
+    written events, metrics; see `eventsourcingdb.telemetry`).
     """
 
     def __init__(

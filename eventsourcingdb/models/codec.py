@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import enum
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Final, cast
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -70,15 +70,24 @@ def _has_unsafe_integer(value: object) -> bool:
     """Whether `value` (event data as `dump_data` gives it) holds an integer the server would
     round: the check every write makes, without the path `_find_unsafe_integer` builds."""
     kind = type(value)
-    if kind in _SAFE_SCALARS:
-        return False
-    if kind is int:
-        return abs(cast(int, value)) > MAX_SAFE_INTEGER
     if kind is dict:
-        return any(map(_has_unsafe_integer, cast(dict[str, object], value).values()))
-    if kind is list:
-        return any(map(_has_unsafe_integer, cast(list[object], value)))
-    return _find_unsafe_integer(value, "") is not None  # subclasses: the thorough way
+        items: Iterable[object] = cast(dict[str, object], value).values()
+    elif kind is list:
+        items = cast(list[object], value)
+    elif kind is int:
+        return abs(cast(int, value)) > MAX_SAFE_INTEGER
+    elif kind in _SAFE_SCALARS:
+        return False
+    else:
+        return _find_unsafe_integer(value, "") is not None  # subclasses: the thorough way
+    for item in items:
+        kind = type(item)
+        if kind is int:
+            if abs(cast(int, item)) > MAX_SAFE_INTEGER:
+                return True
+        elif kind not in _SAFE_SCALARS and _has_unsafe_integer(item):
+            return True
+    return False
 
 
 def _find_unsafe_integer(value: object, path: str) -> str | None:

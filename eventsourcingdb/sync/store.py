@@ -423,6 +423,9 @@ class EventStore:
         registry = self._registry
         with closing(self._event_batches(subject, options, replay=True)) as batches:
             for batch in batches:
+                if Event not in set(map(type, batch)):  # every line decoded in one pass
+                    yield batch
+                    continue
                 pairs: list[tuple[BaseModel, str]] = []
                 try:
                     for item in batch:

@@ -30,6 +30,7 @@ from eventsourcingdb._protocol.events import (
     has_inexact_number,
     parse_raw_member,
     parse_time,
+    parser_keys,
     payload_problem,
 )
 from eventsourcingdb._validation import (
@@ -157,6 +158,36 @@ class EventCandidate:
 
 _new = object.__new__
 _fromisoformat = datetime.fromisoformat
+(
+    _ID,
+    _TIME,
+    _SOURCE,
+    _SUBJECT,
+    _TYPE,
+    _SPEC_VERSION,
+    _CONTENT_TYPE,
+    _PREDECESSOR_HASH,
+    _DATA,
+    _HASH,
+    _TRACE_PARENT,
+    _TRACE_STATE,
+    _SIGNATURE,
+) = parser_keys(
+    "id",
+    "time",
+    "source",
+    "subject",
+    "type",
+    "specversion",
+    "datacontenttype",
+    "predecessorhash",
+    "data",
+    "hash",
+    "traceparent",
+    "tracestate",
+    "signature",
+)
+"""The members of an event, as the objects orjson's dicts hold them (`parser_keys`)."""
 _NOT_SCALARS: Final = frozenset((float, dict, list))
 """Data whose values are all of other types hold no number orjson may have misread."""
 
@@ -251,7 +282,7 @@ class Event:
         not know are not looked at.
         """
         try:
-            text = payload["time"]
+            text = payload[_TIME]
             try:
                 time = _fromisoformat(text)
             except ValueError:  # not the server's form (`t`, `z`, ...): the strict RFC 3339 parser
@@ -260,19 +291,19 @@ class Event:
                 if time.tzinfo is not UTC:
                     time = parse_time(text)
             get = payload.get
-            trace_parent = get("traceparent")
-            trace_state = get("tracestate")
-            signature = get("signature")
-            data = payload["data"]
+            trace_parent = get(_TRACE_PARENT)
+            trace_state = get(_TRACE_STATE)
+            signature = get(_SIGNATURE)
+            data = payload[_DATA]
             valid = (
-                type(payload["id"]) is str
-                and type(payload["source"]) is str
-                and type(payload["subject"]) is str
-                and type(payload["type"]) is str
-                and type(payload["specversion"]) is str
-                and type(payload["datacontenttype"]) is str
-                and type(payload["predecessorhash"]) is str
-                and type(payload["hash"]) is str
+                type(payload[_ID]) is str
+                and type(payload[_SOURCE]) is str
+                and type(payload[_SUBJECT]) is str
+                and type(payload[_TYPE]) is str
+                and type(payload[_SPEC_VERSION]) is str
+                and type(payload[_CONTENT_TYPE]) is str
+                and type(payload[_PREDECESSOR_HASH]) is str
+                and type(payload[_HASH]) is str
                 and type(data) is dict
                 and (trace_parent is None or type(trace_parent) is str)
                 and (trace_state is None or type(trace_state) is str)

@@ -21,6 +21,7 @@ from eventsourcingdb._protocol.errors import (
     v1_error_line,
     v2_error_envelope,
 )
+from eventsourcingdb._protocol.events import parser_keys
 from eventsourcingdb._protocol.ndjson import LineSplitter
 from eventsourcingdb._protocol.requests import ApiVersion, Operation, Request
 from eventsourcingdb.errors import EventSourcingDBError, ProtocolError
@@ -72,9 +73,13 @@ class MalformedItem(Exception):
     """An item whose payload does not have the expected shape (the message says how)."""
 
 
+_TYPE_KEY, _V2_KEY, _V1_KEY = parser_keys("type", _wire.V2_DATA_KEY, _wire.V1_PAYLOAD_KEY)
+"""An item's members, as the objects orjson's dicts hold them (`parser_keys`)."""
+
+
 def envelope_key(version: ApiVersion) -> str:
     """The member holding an item's value: `payload` in v1, `data` in v2."""
-    return _wire.V2_DATA_KEY if version is ApiVersion.V2 else _wire.V1_PAYLOAD_KEY
+    return _V2_KEY if version is ApiVersion.V2 else _V1_KEY
 
 
 # --- converters ------------------------------------------------------------------------------
@@ -241,6 +246,7 @@ class StreamDecoder(Generic[T]):
         key = self._key
         kind = self._kind
         checks_numbers = self._checks_numbers
+        type_key = _TYPE_KEY
         fast_loads = _fast_loads
         digit_map = _DIGIT_MAP
         long_digits = _LONG_DIGITS
@@ -275,7 +281,7 @@ class StreamDecoder(Generic[T]):
                     if parsed is None:
                         continue
                     item, text = parsed
-                item_type = item["type"]
+                item_type = item[type_key]
                 ours = item_type == kind
                 if (
                     text is line
@@ -285,7 +291,7 @@ class StreamDecoder(Generic[T]):
                     parsed = _parse_text(line)
                     assert parsed is not None  # orjson read it: it is not blank
                     item, text = parsed
-                    item_type = item["type"]
+                    item_type = item[type_key]
                     ours = item_type == kind
             except (ValueError, TypeError, KeyError) as error:
                 self._fail(protocol_error(self._request, _malformed(line, error)))

@@ -8,6 +8,7 @@ import pickle
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -26,6 +27,7 @@ from eventsourcingdb._protocol.events import (
     format_time,
     parse_raw_member,
     parse_time,
+    parser_keys,
     payload_problem,
     split_json_array,
 )
@@ -518,3 +520,14 @@ def test_event_types_parse_the_servers_form_and_hash_with_a_schema() -> None:
     assert len({parsed, EventType("io.x.y", False, dict(schema))}) == 1
     with pytest.raises(InvalidArgumentError, match="hasEvents"):
         EventType.parse({"type": "io.x.y"})
+
+
+def test_parser_keys_are_the_names_in_order_and_find_the_members_of_any_parsed_object() -> None:
+    keys = parser_keys("time", "id", "data", "type")
+    assert keys == ("time", "id", "data", "type")
+    assert all(type(key) is str for key in keys)
+    line = json.dumps({"type": "event", "data": PAYLOAD}).encode()
+    for item in (orjson.loads(line), json.loads(line)):
+        payload = item[keys[2]]
+        assert item[keys[3]] == "event"
+        assert (payload[keys[0]], payload[keys[1]]) == (PAYLOAD["time"], PAYLOAD["id"])

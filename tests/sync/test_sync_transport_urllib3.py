@@ -330,3 +330,26 @@ def test_https_trusts_the_certificates_httpx_would(
         esdb.verify_api_token()
         assert isinstance(esdb._transport, Urllib3Transport)
     untrusting.close()
+
+
+# --- the environment's proxy ------------------------------------------------------------------
+
+
+def test_the_proxy_the_environment_names_forwards_plain_http(
+    serve: Callable[[Script], Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As httpx takes `HTTP_PROXY`: a request to a plain-HTTP server goes to the proxy, which
+    gets the whole URL to forward to."""
+    targets: list[str] = []
+
+    def proxy(handler: Handler) -> None:
+        targets.append(handler.path)
+        ok(handler)
+
+    server = serve(proxy)
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", server.url)
+    answer = transport("http://esdb.invalid/behind").send(PING, {})
+    assert answer.status == 200
+    assert targets == ["http://esdb.invalid/behind/api/v1/ping"]

@@ -292,6 +292,20 @@ class AiohttpTransport:
             url = self._urls[path] = URL(self._base_url + path)
             return url
 
+    def _request(
+        self, pool: _Pool, request: Request, headers: dict[str, str]
+    ) -> aiohttp.client._RequestContextManager:
+        """The aiohttp request for `request` (awaited for a stream, entered for a document)."""
+        return pool.session.request(
+            request.method,
+            self._url(request.path),
+            data=request.body,
+            headers=headers,
+            allow_redirects=False,
+            proxy=self._proxy,
+            skip_auto_headers=None if request.body is not None else _NO_BODY_HEADERS,
+        )
+
     async def _hold_connection(self, slots: asyncio.Semaphore) -> None:
         """Take a connection slot, waiting at most the request timeout for one to become free."""
         if not slots.locked():
@@ -317,15 +331,7 @@ class AiohttpTransport:
         answered = False
         limit: Limit | None = None if deadlines is None else deadlines.start()
         try:
-            async with pool.session.request(
-                request.method,
-                self._url(request.path),
-                data=request.body,
-                headers=headers,
-                allow_redirects=False,
-                proxy=self._proxy,
-                skip_auto_headers=None if request.body is not None else _NO_BODY_HEADERS,
-            ) as response:
+            async with self._request(pool, request, headers) as response:
                 answered = True
                 body = await response.read()
                 response_headers = response.headers
@@ -368,15 +374,7 @@ class AiohttpTransport:
         failure: TransportFailure | None = None
         limit: Limit | None = None if deadlines is None else deadlines.start()
         try:
-            response = await pool.session.request(
-                request.method,
-                self._url(request.path),
-                data=request.body,
-                headers=headers,
-                allow_redirects=False,
-                proxy=self._proxy,
-                skip_auto_headers=None if request.body is not None else _NO_BODY_HEADERS,
-            )
+            response = await self._request(pool, request, headers)
         except aiohttp.ClientError as error:
             failure = _failure(
                 error, before_response=True, seconds=self._stall_timeout, stream=True
